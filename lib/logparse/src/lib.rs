@@ -1,0 +1,1 @@
+//! vigil-logparse (being written).

@@ -1,0 +1,195 @@
+//! The tantivy schema of log events, and conversion of events to and from documents.
+
+use std::collections::BTreeMap;
+
+use tantivy::{
+    schema::{
+        Field, JsonObjectOptions, OwnedValue, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT,
+    },
+    TantivyDocument,
+};
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+use vigil_model::{search::LogHit, LogEvent};
+
+/// Field names users can put in a query (`level:error`, `attributes.status:500`).
+pub mod names {
+    pub const TIMESTAMP: &str = "timestamp";
+    pub const INGEST_TIME: &str = "ingest_time";
+    pub const SERVICE: &str = "service";
+    pub const HOST: &str = "host";
+    pub const LEVEL: &str = "level";
+    pub const MESSAGE: &str = "message";
+    pub const SOURCE: &str = "source";
+    pub const OFFSET: &str = "offset";
+    pub const ATTRIBUTES: &str = "attributes";
+    pub const FLAGS: &str = "flags";
+}
+
+/// The schema and its fields, built once and shared by writers, readers and benchmarks.
+#[derive(Clone, Debug)]
+pub struct LogSchema {
+    pub schema: Schema,
+    /// Event time, ms since the epoch (fast: sorting, ranges, histograms).
+    pub timestamp: Field,
+    /// Arrival time, ms since the epoch (fast: live tail, retention checks).
+    pub ingest_time: Field,
+    pub service: Field,
+    pub host: Field,
+    pub level: Field,
+    /// Full text, the default search field.
+    pub message: Field,
+    pub source: Field,
+    /// Byte offset in the source file (fast: context queries sort by it).
+    pub offset: Field,
+    /// Labels and extracted fields as a JSON object of strings.
+    pub attributes: Field,
+    pub flags: Field,
+}
+
+impl Default for LogSchema {
+    fn default() -> Self {
+        LogSchema::new()
+    }
+}
+
+impl LogSchema {
+    pub fn new() -> LogSchema {
+        let mut builder = Schema::builder();
+        let timestamp = builder.add_i64_field(names::TIMESTAMP, INDEXED | STORED | FAST);
+        let ingest_time = builder.add_i64_field(names::INGEST_TIME, INDEXED | FAST);
+        let service = builder.add_text_field(names::SERVICE, STRING | STORED | FAST);
+        let host = builder.add_text_field(names::HOST, STRING | STORED | FAST);
+        let level = builder.add_text_field(names::LEVEL, STRING | STORED | FAST);
+        let message = builder.add_text_field(names::MESSAGE, TEXT | STORED);
+        let source = builder.add_text_field(names::SOURCE, STRING | STORED);
+        let offset = builder.add_u64_field(names::OFFSET, INDEXED | STORED | FAST);
+        let attributes_options: JsonObjectOptions = (TEXT | STORED).into();
+        let attributes = builder.add_json_field(names::ATTRIBUTES, attributes_options);
+        let flags = builder.add_text_field(names::FLAGS, STRING | STORED);
+        LogSchema {
+            schema: builder.build(),
+            timestamp,
+            ingest_time,
+            service,
+            host,
+            level,
+            message,
+            source,
+            offset,
+            attributes,
+            flags,
+        }
+    }
+
+    /// The fields a query may name; anything else is rejected with its name.
+    pub fn field_names(&self) -> Vec<&'static str> {
+        use names::*;
+        vec![
+            TIMESTAMP,
+            INGEST_TIME,
+            SERVICE,
+            HOST,
+            LEVEL,
+            MESSAGE,
+            SOURCE,
+            OFFSET,
+            ATTRIBUTES,
+            FLAGS,
+        ]
+    }
+
+    pub fn to_document(&self, event: &LogEvent) -> TantivyDocument {
+        let mut doc = TantivyDocument::new();
+        doc.add_i64(self.timestamp, event.timestamp_ms);
+        doc.add_i64(self.ingest_time, event.ingest_ms);
+        doc.add_text(self.service, &event.service);
+        doc.add_text(self.host, &event.host);
+        if let Some(level) = event.level {
+            doc.add_text(self.level, level.as_str());
+        }
+        doc.add_text(self.message, &event.message);
+        doc.add_text(self.source, &event.source);
+        doc.add_u64(self.offset, event.offset);
+        if !event.attributes.is_empty() {
+            let object: BTreeMap<String, OwnedValue> = event
+                .attributes
+                .iter()
+                .map(|(key, value)| (key.clone(), OwnedValue::Str(value.clone())))
+                .collect();
+            doc.add_object(self.attributes, object);
+        }
+        for flag in &event.flags {
+            doc.add_text(self.flags, flag.as_str());
+        }
+        doc
+    }
+
+    pub fn to_hit(&self, doc: &TantivyDocument) -> LogHit {
+        let text = |field: Field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let timestamp_ms = doc
+            .get_first(self.timestamp)
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0);
+        let mut attributes = BTreeMap::new();
+        if let Some(object) = doc.get_first(self.attributes).and_then(|v| v.as_object()) {
+            for (key, value) in object {
+                if let Some(value) = value.as_str() {
+                    attributes.insert(key.to_string(), value.to_string());
+                }
+            }
+        }
+        LogHit {
+            timestamp: format_timestamp(timestamp_ms),
+            service: text(self.service),
+            host: text(self.host),
+            level: doc
+                .get_first(self.level)
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            message: text(self.message),
+            source: text(self.source),
+            offset: doc
+                .get_first(self.offset)
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0),
+            attributes,
+            flags: doc
+                .get_all(self.flags)
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            highlight: None,
+        }
+    }
+}
+
+/// RFC 3339 in UTC with milliseconds, the timestamp format of every API answer.
+pub fn format_timestamp(timestamp_ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(timestamp_ms) * 1_000_000)
+        .ok()
+        .and_then(|time| {
+            let millis = time.millisecond();
+            let base = time.replace_millisecond(0).ok()?.format(&Rfc3339).ok()?;
+            // `base` ends in "Z"; insert the milliseconds before it.
+            Some(format!("{}.{millis:03}Z", base.trim_end_matches('Z')))
+        })
+        .unwrap_or_else(|| timestamp_ms.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_format_with_millis() {
+        assert_eq!(
+            format_timestamp(1_700_000_000_123),
+            "2023-11-14T22:13:20.123Z"
+        );
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000Z");
+    }
+}

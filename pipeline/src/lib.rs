@@ -1,0 +1,1 @@
+//! vigil-pipeline (being written).

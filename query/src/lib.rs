@@ -1,0 +1,1 @@
+//! vigil-query (being written).
