@@ -1,1 +1,18 @@
-//! vigil-pipeline (being written).
+//! The processing pipeline: reads log messages from the bus, decodes them (native protobuf
+//! batches, JSON lines or plain text), extracts timestamp, level and fields, and indexes them
+//! into the log store with the bus offsets in each commit, so a restart resumes exactly.
+//!
+//! Start at [`run`] (the stages in order), then [`decode`] and [`enrich`] (one message to
+//! events) and [`indexer`] (events to durable commits). [`ingest`] is the HTTP endpoint that
+//! appends to the bus when agents talk HTTP instead of Kafka.
+
+pub mod config;
+pub mod decode;
+pub mod enrich;
+pub mod indexer;
+pub mod ingest;
+mod metrics;
+mod run;
+
+pub use config::PipelineConfig;
+pub use run::{resume_fn, run};

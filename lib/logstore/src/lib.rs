@@ -22,7 +22,7 @@ pub use reader::LogReader;
 pub use retention::delete_expired_splits;
 pub use schema::LogSchema;
 pub use split::{list_partitions, list_splits, SplitDir};
-pub use writer::{PartitionWriter, WriterConfig};
+pub use writer::{index_settings, read_committed_payload, PartitionWriter, WriterConfig};
 
 #[cfg(test)]
 mod tests;

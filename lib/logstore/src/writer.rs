@@ -105,6 +105,12 @@ impl PartitionWriter {
         self.committed.as_ref().map(|payload| payload.next_offset)
     }
 
+    /// The offset the next message must have: messages below it were added already (a
+    /// redelivery after a rebalance or a consumer retry) and must be skipped.
+    pub fn position(&self) -> u64 {
+        self.pending.next_offset
+    }
+
     /// Documents added since the last commit.
     pub fn pending_docs(&self) -> u64 {
         self.pending_docs

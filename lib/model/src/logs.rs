@@ -107,6 +107,11 @@ pub enum LogFlag {
     Truncated,
     /// A JSON payload that did not parse was kept as raw text.
     MalformedJson,
+    /// The bus message could not be decoded at all; its bytes are kept as the message.
+    Undecodable,
+    /// The line was longer than the pipeline's maximum and was stored as several events,
+    /// in order, each carrying this flag.
+    Split,
 }
 
 impl LogFlag {
@@ -116,6 +121,8 @@ impl LogFlag {
             LogFlag::InvalidUtf8 => "invalid_utf8",
             LogFlag::Truncated => "truncated",
             LogFlag::MalformedJson => "malformed_json",
+            LogFlag::Undecodable => "undecodable",
+            LogFlag::Split => "split",
         }
     }
 }

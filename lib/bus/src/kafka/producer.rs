@@ -1,0 +1,77 @@
+//! The Kafka producer: idempotent, `acks=all`, compressed; `send` returns after every message
+//! of the call is acknowledged.
+
+use std::time::Duration;
+
+use rdkafka::{
+    message::{Header, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+    util::Timeout,
+};
+
+use super::KafkaConfig;
+use crate::{Appended, BusError, OutgoingMessage};
+
+/// How long a message may wait for delivery (librdkafka retries inside this window).
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct KafkaProducer {
+    producer: FutureProducer,
+}
+
+impl KafkaProducer {
+    pub fn new(config: &KafkaConfig) -> Result<KafkaProducer, BusError> {
+        let producer = config
+            .client_config()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", &config.compression)
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
+            .create()
+            .map_err(|error| BusError::Rejected(format!("invalid kafka producer config: {error}")))?;
+        Ok(KafkaProducer { producer })
+    }
+
+    /// Sends all messages and waits for every acknowledgement. The answer is the position of
+    /// the first message.
+    pub async fn send(&self, topic: &str, messages: Vec<OutgoingMessage>) -> Result<Appended, BusError> {
+        let mut deliveries = Vec::with_capacity(messages.len());
+        for message in &messages {
+            let mut headers = OwnedHeaders::new_with_capacity(message.headers.len());
+            for (key, value) in &message.headers {
+                headers = headers.insert(Header { key, value: Some(value.as_slice()) });
+            }
+            let mut record: FutureRecord<'_, [u8], [u8]> =
+                FutureRecord::to(topic).payload(message.payload.as_slice()).headers(headers);
+            if let Some(key) = &message.key {
+                record = record.key(key.as_slice());
+            }
+            // Waits (without blocking the runtime) while librdkafka's queue is full.
+            let delivery = self
+                .producer
+                .send_result(record)
+                .map_err(|(error, _)| BusError::Unavailable(format!("failed to queue message: {error}")))?;
+            deliveries.push(delivery);
+        }
+        let mut first = None;
+        for delivery in deliveries {
+            let delivered = delivery
+                .await
+                .map_err(|_| BusError::Unavailable("producer dropped before delivery".to_string()))?
+                .map_err(|(error, _)| {
+                    metrics::counter!(crate::metrics::PRODUCE_ERRORS_TOTAL).increment(1);
+                    BusError::Unavailable(format!("failed to deliver to {topic}: {error}"))
+                })?;
+            first.get_or_insert(Appended { partition: delivered.partition as u32, offset: delivered.offset as u64 });
+        }
+        first.ok_or_else(|| BusError::Rejected("nothing to send".to_string()))
+    }
+
+    /// Waits until queued messages are delivered or `timeout` passes.
+    pub fn flush(&self, timeout: Duration) -> Result<(), BusError> {
+        use rdkafka::producer::Producer;
+        self.producer.flush(Timeout::After(timeout)).map_err(|error| BusError::Unavailable(error.to_string()))
+    }
+}

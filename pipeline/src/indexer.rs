@@ -1,0 +1,148 @@
+//! Index stage: decoded, enriched events into one [`PartitionWriter`] per bus partition, and
+//! the commit policy (by time and by size).
+//!
+//! Runs on a blocking thread: decoding, parsing and tantivy work are CPU-bound.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use vigil_bus::Message;
+use vigil_logstore::{LogSchema, LogStoreError, PartitionWriter, WriterConfig};
+use vigil_model::LogEvent;
+
+use crate::{
+    decode::{decode, PayloadKind},
+    enrich::{enrich, EnrichContext},
+    metrics as m, PipelineConfig,
+};
+
+/// What one batch did, for the caller's logs and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BatchStats {
+    pub messages: u64,
+    pub events: u64,
+    pub duplicates: u64,
+    pub redelivered: u64,
+    pub undecodable: u64,
+}
+
+pub struct Indexer {
+    root: PathBuf,
+    schema: LogSchema,
+    config: PipelineConfig,
+    writers: BTreeMap<u32, PartitionWriter>,
+    last_commit: Instant,
+    events: Vec<LogEvent>,
+}
+
+impl Indexer {
+    pub fn new(root: &Path, config: PipelineConfig) -> Indexer {
+        Indexer {
+            root: root.to_path_buf(),
+            schema: LogSchema::new(),
+            config,
+            writers: BTreeMap::new(),
+            last_commit: Instant::now(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Decodes, enriches and adds every message; they become durable at the next commit.
+    pub fn index_batch(&mut self, messages: Vec<Message>, now_ms: i64) -> Result<BatchStats, LogStoreError> {
+        let mut stats = BatchStats::default();
+        let ctx = EnrichContext { now_ms, max_line_bytes: self.config.max_line_bytes };
+        // Reused across messages to avoid an allocation per message.
+        let mut events = std::mem::take(&mut self.events);
+        for message in messages {
+            stats.messages += 1;
+            let writer = self.writer(message.partition)?;
+            if message.offset < writer.position() {
+                stats.redelivered += 1;
+                continue;
+            }
+            let decoded = decode(&message);
+            if let Some(error) = &decoded.error {
+                stats.undecodable += 1;
+                tracing::warn!(partition = message.partition, offset = message.offset, %error, "kept an undecodable message as a flagged event");
+            }
+            events.clear();
+            for record in decoded.records {
+                if decoded.kind == PayloadKind::Lines {
+                    let end = record.offset + record.line.len() as u64;
+                    if !writer.admit(&record.stream, record.offset, end, now_ms) {
+                        stats.duplicates += 1;
+                        continue;
+                    }
+                }
+                enrich(record, decoded.kind, &ctx, &mut events);
+            }
+            writer.add(&events, message.offset + 1, now_ms)?;
+            stats.events += events.len() as u64;
+            record_event_metrics(&events);
+        }
+        self.events = events;
+        metrics::counter!(m::MESSAGES_TOTAL).increment(stats.messages);
+        metrics::counter!(m::DUPLICATES_DROPPED_TOTAL).increment(stats.duplicates);
+        metrics::counter!(m::REDELIVERED_SKIPPED_TOTAL).increment(stats.redelivered);
+        Ok(stats)
+    }
+
+    /// True when the oldest uncommitted event has waited `commit_interval`, or enough wait.
+    pub fn should_commit(&self) -> bool {
+        let pending: u64 = self.writers.values().map(PartitionWriter::pending_docs).sum();
+        pending >= self.config.commit_max_events || self.last_commit.elapsed() >= self.config.commit_interval
+    }
+
+    /// Commits every partition with changes; returns `(partition, next_offset)` of each, for
+    /// the bus commit that may follow.
+    pub fn commit(&mut self) -> Result<Vec<(u32, u64)>, LogStoreError> {
+        let started = Instant::now();
+        let mut committed = Vec::new();
+        for (partition, writer) in &mut self.writers {
+            if writer.commit()? {
+                committed.push((*partition, writer.position()));
+            }
+        }
+        self.last_commit = Instant::now();
+        if !committed.is_empty() {
+            metrics::counter!(m::COMMITS_TOTAL).increment(committed.len() as u64);
+            metrics::histogram!(m::COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+        }
+        Ok(committed)
+    }
+
+    /// Commits and waits for merges; the index is clean for the next start.
+    pub fn close(self) -> Result<(), LogStoreError> {
+        for (_, writer) in self.writers {
+            writer.close()?;
+        }
+        Ok(())
+    }
+
+    fn writer(&mut self, partition: u32) -> Result<&mut PartitionWriter, LogStoreError> {
+        if !self.writers.contains_key(&partition) {
+            let writer_config = WriterConfig {
+                bucket_ms: self.config.split_bucket.as_millis() as i64,
+                heap_bytes: self.config.indexing_heap_bytes,
+                threads: 1,
+            };
+            let writer = PartitionWriter::open(&self.root, partition, self.schema.clone(), writer_config)?;
+            self.writers.insert(partition, writer);
+        }
+        Ok(self.writers.get_mut(&partition).expect("inserted above"))
+    }
+}
+
+fn record_event_metrics(events: &[LogEvent]) {
+    let bytes: usize = events.iter().map(|event| event.message.len()).sum();
+    metrics::counter!(m::EVENTS_INDEXED_TOTAL).increment(events.len() as u64);
+    metrics::counter!(m::BYTES_INDEXED_TOTAL).increment(bytes as u64);
+    for event in events {
+        for flag in &event.flags {
+            metrics::counter!(m::EVENTS_FLAGGED_TOTAL, "flag" => flag.as_str()).increment(1);
+        }
+    }
+}

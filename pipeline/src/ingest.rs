@@ -1,0 +1,100 @@
+//! `POST /api/v1/logs/ingest`: appends a payload to the log topic and answers once it is
+//! durable, so an agent may advance its checkpoint on a 2xx.
+//!
+//! The body is a native batch (`application/x-vigil-logbatch-v1`), JSON lines
+//! (`application/x-ndjson` or `application/json`) or plain lines (`text/plain`).
+
+use axum::{
+    body::Bytes,
+    extract::{rejection::BytesRejection, DefaultBodyLimit, State},
+    http::HeaderMap,
+    routing::post,
+    Json, Router,
+};
+use prost::Message as _;
+use vigil_bus::{OutgoingMessage, Producer, LOGS_TOPIC};
+use vigil_common::ApiError;
+use vigil_model::{
+    content_type::{self, Encoding},
+    search::IngestResponse,
+    ErrorCode, LogBatch, LOG_BATCH_SCHEMA_VERSION,
+};
+
+use crate::metrics as m;
+
+/// Largest request body accepted by default.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 << 20;
+
+/// Header that chooses the partition (lines with the same key stay in order).
+pub const PARTITION_KEY_HEADER: &str = "x-vigil-partition-key";
+
+#[derive(Clone)]
+struct IngestState {
+    producer: Producer,
+    max_body_bytes: usize,
+}
+
+pub fn router(producer: Producer, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/api/v1/logs/ingest", post(ingest))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(IngestState { producer, max_body_bytes })
+}
+
+async fn ingest(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<IngestResponse>, ApiError> {
+    let body = body.map_err(|rejection| {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("request body rejected ({rejection}): the limit is {} bytes; send smaller batches", state.max_body_bytes),
+        )
+    })?;
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    let encoding = content_type.and_then(|value| Encoding::from_content_type(Some(value))).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!(
+                "unsupported content type {:?}: send {}, {} or text/plain",
+                content_type.unwrap_or("(none)"),
+                content_type::LOG_BATCH_V1,
+                content_type::JSON_LINES
+            ),
+        )
+    })?;
+    let (accepted, batch_key) = match encoding {
+        Encoding::LogBatchV1 => {
+            let batch = LogBatch::decode(body.as_ref())
+                .map_err(|error| ApiError::bad_request(format!("body is not a valid log batch: {error}")))?;
+            if batch.schema_version == 0 || batch.schema_version > LOG_BATCH_SCHEMA_VERSION {
+                return Err(ApiError::bad_request(format!(
+                    "log batch schema version {} is not supported (this server reads up to {LOG_BATCH_SCHEMA_VERSION})",
+                    batch.schema_version
+                )));
+            }
+            let key = batch.records.first().map(|r| if r.stream.is_empty() { r.source.clone() } else { r.stream.clone() });
+            (batch.records.len() as u64, key)
+        }
+        Encoding::JsonLines | Encoding::PlainLines => {
+            (body.split(|b| *b == b'\n').filter(|line| !line.iter().all(u8::is_ascii_whitespace)).count() as u64, None)
+        }
+    };
+    let key = headers
+        .get(PARTITION_KEY_HEADER)
+        .map(|value| value.as_bytes().to_vec())
+        .or_else(|| batch_key.map(String::into_bytes));
+    metrics::counter!(m::INGEST_REQUESTS_TOTAL).increment(1);
+    metrics::counter!(m::INGEST_BYTES_TOTAL).increment(body.len() as u64);
+    let message = OutgoingMessage {
+        key,
+        headers: vec![(content_type::HEADER.to_string(), encoding.content_type().as_bytes().to_vec())],
+        payload: body.to_vec(),
+    };
+    let appended = state.producer.send(LOGS_TOPIC, vec![message]).await.map_err(|error| match error {
+        vigil_bus::BusError::Rejected(reason) => ApiError::bad_request(reason),
+        other => ApiError::unavailable(format!("failed to append to the bus: {other}; retry later")),
+    })?;
+    Ok(Json(IngestResponse { accepted, partition: appended.partition, offset: appended.offset }))
+}
