@@ -1,1 +1,16 @@
-fn main() {}
+//! The `vigil` binary: parses the command line and hands over to the library.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = vigil::cli::Cli::parse();
+    vigil_common::telemetry::init_tracing("info,tantivy=warn,librdkafka=warn");
+    match vigil::cli::dispatch(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -49,14 +49,21 @@ pub fn decode(message: &Message) -> Decoded {
     }
 }
 
+/// One record per non-blank line; its `offset` is the line's byte position in the payload,
+/// so lines of one message stay distinguishable and ordered.
 fn split_lines(message: &Message) -> Vec<LogRecord> {
-    message
-        .payload
-        .split(|byte| *byte == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-        .map(|line| record_from_message(message, line.to_vec()))
-        .collect()
+    let mut records = Vec::new();
+    let mut position = 0u64;
+    for line in message.payload.split(|byte| *byte == b'\n') {
+        let start = position;
+        position += line.len() as u64 + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        records.push(LogRecord { offset: start, ..record_from_message(message, line.to_vec()) });
+    }
+    records
 }
 
 fn undecodable(message: &Message, error: String) -> Decoded {

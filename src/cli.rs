@@ -1,0 +1,87 @@
+//! The command line: `vigil up`, `vigil run`, `vigil bench logs`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{config::VigilConfig, serve::Roles};
+
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, about = "Logs, metrics, registry and alerting in one system")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the whole platform in one process with embedded defaults (no external services).
+    Up(UpArgs),
+    /// Runs chosen roles with a config file (the distributed shape: Kafka in between).
+    Run(RunArgs),
+    /// Benchmarks; each ends with one JSON line holding every figure.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// Where data lives (created if missing).
+    #[arg(long, default_value = "vigil-data")]
+    pub data_dir: PathBuf,
+    /// HTTP address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7280")]
+    pub listen: SocketAddr,
+    /// Optional config file; the flags above override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The config file (see config/vigil.toml); VIGIL__SECTION__KEY variables override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Comma-separated roles: ingest, pipeline, query.
+    #[arg(long, default_value = "ingest,pipeline,query", value_parser = Roles::parse)]
+    pub roles: Roles,
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up(args) => {
+            let mut config = load_config(args.config.as_deref())?;
+            config.data_dir = args.data_dir;
+            config.listen = args.listen;
+            run_roles(config, Roles::all()).await
+        }
+        Command::Run(args) => run_roles(load_config(args.config.as_deref())?, args.roles).await,
+        Command::Bench(command) => crate::bench::run(command).await,
+    }
+}
+
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<VigilConfig> {
+    vigil_common::config::load(path, &vigil_common::config::env_overrides())
+}
+
+async fn run_roles(config: VigilConfig, roles: Roles) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}: is another vigil running there?", config.listen))?;
+    let address = listener.local_addr().context("failed to read the listening address")?;
+    print_banner(&config, address, &roles);
+    crate::serve::run(config, roles, listener, vigil_common::shutdown::signal()).await
+}
+
+fn print_banner(config: &VigilConfig, address: SocketAddr, roles: &Roles) {
+    println!("vigil {} listening on http://{address} (roles: {roles}, data in {})", env!("CARGO_PKG_VERSION"), config.data_dir.display());
+    if roles.ingest {
+        println!(
+            "ship logs:  vigil-agent --server http://{address} --service NAME --path '/var/log/*.log' --data-dir ./vigil-agent-data"
+        );
+    }
+    if roles.query {
+        println!("search:     curl 'http://{address}/api/v1/logs/search?q=error&limit=10'");
+    }
+}

@@ -1,0 +1,144 @@
+//! Starts the chosen roles on one HTTP listener and runs them until shutdown.
+
+use std::{fmt, future::Future};
+
+use anyhow::Context;
+use axum::Router;
+use tokio::{net::TcpListener, sync::watch};
+use vigil_bus::{
+    embedded::{EmbeddedBus, EmbeddedConfig},
+    kafka::{KafkaConsumer, KafkaProducer},
+    Consumer, Producer, LOGS_TOPIC,
+};
+
+use crate::config::VigilConfig;
+
+/// Which roles this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// `POST /api/v1/logs/ingest` onto the bus.
+    pub ingest: bool,
+    /// Bus -> log index.
+    pub pipeline: bool,
+    /// The search API over the log index.
+    pub query: bool,
+}
+
+impl Roles {
+    pub fn all() -> Roles {
+        Roles { ingest: true, pipeline: true, query: true }
+    }
+
+    pub fn parse(text: &str) -> Result<Roles, String> {
+        let mut roles = Roles { ingest: false, pipeline: false, query: false };
+        for role in text.split(',').map(str::trim).filter(|role| !role.is_empty()) {
+            match role {
+                "ingest" => roles.ingest = true,
+                "pipeline" => roles.pipeline = true,
+                "query" => roles.query = true,
+                other => return Err(format!("unknown role {other:?}: the roles are ingest, pipeline, query")),
+            }
+        }
+        if roles == (Roles { ingest: false, pipeline: false, query: false }) {
+            return Err("no role given: the roles are ingest, pipeline, query".to_string());
+        }
+        Ok(roles)
+    }
+}
+
+impl fmt::Display for Roles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = [(self.ingest, "ingest"), (self.pipeline, "pipeline"), (self.query, "query")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// The transport the roles share.
+enum Bus {
+    Embedded(EmbeddedBus),
+    Kafka(vigil_bus::kafka::KafkaConfig),
+}
+
+/// Runs `roles` until `shutdown` resolves (or a role fails), then stops them in order: the
+/// HTTP server stops taking requests, the pipeline commits what it holds.
+pub async fn run(
+    config: VigilConfig,
+    roles: Roles,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("failed to create the data directory {}", config.data_dir.display()))?;
+    let bus = open_bus(&config, roles)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let mut router = Router::new().merge(vigil_common::http::observability_routes());
+    if roles.ingest {
+        let producer = match &bus {
+            Some(Bus::Embedded(bus)) => Producer::Embedded(bus.clone()),
+            Some(Bus::Kafka(kafka)) => Producer::Kafka(KafkaProducer::new(kafka)?),
+            None => unreachable!("open_bus opens a bus whenever ingest or pipeline runs"),
+        };
+        router = router.merge(vigil_pipeline::ingest::router(producer, vigil_pipeline::ingest::DEFAULT_MAX_BODY_BYTES));
+    }
+    if roles.query {
+        router = router.merge(vigil_query::router(&config.logs_dir(), config.query.clone()));
+    }
+    let router = router.fallback(vigil_common::http::not_found);
+
+    let pipeline = if roles.pipeline {
+        let resume = vigil_pipeline::resume_fn(&config.logs_dir());
+        let consumer = match &bus {
+            Some(Bus::Embedded(bus)) => Consumer::Embedded(bus.consumer(LOGS_TOPIC, resume)?),
+            Some(Bus::Kafka(kafka)) => Consumer::Kafka(KafkaConsumer::new(kafka, LOGS_TOPIC, resume)?),
+            None => unreachable!("open_bus opens a bus whenever ingest or pipeline runs"),
+        };
+        let task = vigil_pipeline::run(config.pipeline.clone(), config.logs_dir(), consumer, stopped(stop_rx.clone()));
+        Some(tokio::spawn(task))
+    } else {
+        None
+    };
+
+    let server = axum::serve(listener, router).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let server = tokio::spawn(async move { server.await.context("http server failed") });
+    let result = match pipeline {
+        Some(pipeline) => {
+            let outcome = pipeline.await.context("pipeline task panicked").and_then(|result| result);
+            // The pipeline ended (shutdown or failure): stop the server too.
+            server.abort();
+            outcome
+        }
+        None => server.await.context("http server task panicked").and_then(|result| result),
+    };
+    if let Err(error) = &result {
+        tracing::error!(error = %format!("{error:#}"), "vigil stopped with an error");
+    }
+    result
+}
+
+fn open_bus(config: &VigilConfig, roles: Roles) -> anyhow::Result<Option<Bus>> {
+    if !roles.ingest && !roles.pipeline {
+        return Ok(None);
+    }
+    if let Some(kafka) = &config.bus.kafka {
+        return Ok(Some(Bus::Kafka(kafka.clone())));
+    }
+    let embedded = EmbeddedConfig {
+        partitions: config.bus.partitions,
+        segment_bytes: config.bus.segment_bytes,
+        max_message_bytes: config.bus.max_message_bytes,
+    };
+    let bus = EmbeddedBus::open(&config.bus_dir(), embedded)
+        .with_context(|| format!("failed to open the embedded bus at {}", config.bus_dir().display()))?;
+    Ok(Some(Bus::Embedded(bus)))
+}
