@@ -35,6 +35,8 @@ impl Default for VigilConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BusConfig {
+    /// The topic log messages travel on.
+    pub logs_topic: String,
     /// Partitions of each topic of the embedded bus (one index per partition).
     pub partitions: u32,
     /// Segment size of the embedded bus, in bytes.
@@ -49,6 +51,7 @@ impl Default for BusConfig {
     fn default() -> Self {
         let embedded = vigil_bus::embedded::EmbeddedConfig::default();
         BusConfig {
+            logs_topic: vigil_bus::LOGS_TOPIC.to_string(),
             partitions: embedded.partitions,
             segment_bytes: embedded.segment_bytes,
             max_message_bytes: 64 << 20,

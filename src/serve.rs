@@ -8,7 +8,7 @@ use tokio::{net::TcpListener, sync::watch};
 use vigil_bus::{
     embedded::{EmbeddedBus, EmbeddedConfig},
     kafka::{KafkaConsumer, KafkaProducer},
-    Consumer, Producer, LOGS_TOPIC,
+    Consumer, Producer,
 };
 
 use crate::config::VigilConfig;
@@ -89,7 +89,11 @@ pub async fn run(
             Some(Bus::Kafka(kafka)) => Producer::Kafka(KafkaProducer::new(kafka)?),
             None => unreachable!("open_bus opens a bus whenever ingest or pipeline runs"),
         };
-        router = router.merge(vigil_pipeline::ingest::router(producer, vigil_pipeline::ingest::DEFAULT_MAX_BODY_BYTES));
+        router = router.merge(vigil_pipeline::ingest::router(
+            producer,
+            &config.bus.logs_topic,
+            vigil_pipeline::ingest::DEFAULT_MAX_BODY_BYTES,
+        ));
     }
     if roles.query {
         router = router.merge(vigil_query::router(&config.logs_dir(), config.query.clone()));
@@ -99,8 +103,8 @@ pub async fn run(
     let pipeline = if roles.pipeline {
         let resume = vigil_pipeline::resume_fn(&config.logs_dir());
         let consumer = match &bus {
-            Some(Bus::Embedded(bus)) => Consumer::Embedded(bus.consumer(LOGS_TOPIC, resume)?),
-            Some(Bus::Kafka(kafka)) => Consumer::Kafka(KafkaConsumer::new(kafka, LOGS_TOPIC, resume)?),
+            Some(Bus::Embedded(bus)) => Consumer::Embedded(bus.consumer(&config.bus.logs_topic, resume)?),
+            Some(Bus::Kafka(kafka)) => Consumer::Kafka(KafkaConsumer::new(kafka, &config.bus.logs_topic, resume)?),
             None => unreachable!("open_bus opens a bus whenever ingest or pipeline runs"),
         };
         let task = vigil_pipeline::run(config.pipeline.clone(), config.logs_dir(), consumer, stopped(stop_rx.clone()));

@@ -12,7 +12,7 @@ use axum::{
     Json, Router,
 };
 use prost::Message as _;
-use vigil_bus::{OutgoingMessage, Producer, LOGS_TOPIC};
+use vigil_bus::{OutgoingMessage, Producer};
 use vigil_common::ApiError;
 use vigil_model::{
     content_type::{self, Encoding},
@@ -31,14 +31,16 @@ pub const PARTITION_KEY_HEADER: &str = "x-vigil-partition-key";
 #[derive(Clone)]
 struct IngestState {
     producer: Producer,
+    topic: String,
     max_body_bytes: usize,
 }
 
-pub fn router(producer: Producer, max_body_bytes: usize) -> Router {
+/// The ingest route, appending to `topic` through `producer`.
+pub fn router(producer: Producer, topic: &str, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/api/v1/logs/ingest", post(ingest))
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(IngestState { producer, max_body_bytes })
+        .with_state(IngestState { producer, topic: topic.to_string(), max_body_bytes })
 }
 
 async fn ingest(
@@ -92,7 +94,7 @@ async fn ingest(
         headers: vec![(content_type::HEADER.to_string(), encoding.content_type().as_bytes().to_vec())],
         payload: body.to_vec(),
     };
-    let appended = state.producer.send(LOGS_TOPIC, vec![message]).await.map_err(|error| match error {
+    let appended = state.producer.send(&state.topic, vec![message]).await.map_err(|error| match error {
         vigil_bus::BusError::Rejected(reason) => ApiError::bad_request(reason),
         other => ApiError::unavailable(format!("failed to append to the bus: {other}; retry later")),
     })?;

@@ -40,9 +40,13 @@ impl KafkaConfig {
         }
     }
 
-    pub(crate) fn client_config(&self) -> ClientConfig {
+    /// The librdkafka config: `defaults` first, then the user's `properties`, which win.
+    pub(crate) fn client_config(&self, defaults: &[(&str, String)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
+        for (key, value) in defaults {
+            config.set(*key, value);
+        }
         for (key, value) in &self.properties {
             config.set(key, value);
         }

@@ -59,12 +59,17 @@ pub struct KafkaConsumer {
 
 impl KafkaConsumer {
     pub fn new(config: &KafkaConfig, topic: &str, resume: ResumeFn) -> Result<KafkaConsumer, BusError> {
+        // A short session timeout: a crashed pipeline node's partitions move within seconds.
+        let defaults = [
+            ("group.id", config.group_id.clone()),
+            ("enable.auto.commit", "false".to_string()),
+            ("auto.offset.reset", "earliest".to_string()),
+            ("partition.assignment.strategy", "range".to_string()),
+            ("session.timeout.ms", "10000".to_string()),
+            ("heartbeat.interval.ms", "2000".to_string()),
+        ];
         let consumer: StreamConsumer<ResumeContext> = config
-            .client_config()
-            .set("group.id", &config.group_id)
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("partition.assignment.strategy", "range")
+            .client_config(&defaults)
             .create_with_context(ResumeContext { resume })
             .map_err(|error| BusError::Rejected(format!("invalid kafka consumer config: {error}")))?;
         consumer.subscribe(&[topic]).map_err(|error| BusError::Unavailable(format!("failed to subscribe to {topic}: {error}")))?;

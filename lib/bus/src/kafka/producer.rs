@@ -22,13 +22,15 @@ pub struct KafkaProducer {
 
 impl KafkaProducer {
     pub fn new(config: &KafkaConfig) -> Result<KafkaProducer, BusError> {
+        let defaults = [
+            ("enable.idempotence", "true".to_string()),
+            ("acks", "all".to_string()),
+            ("compression.type", config.compression.clone()),
+            ("linger.ms", "5".to_string()),
+            ("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string()),
+        ];
         let producer = config
-            .client_config()
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("compression.type", &config.compression)
-            .set("linger.ms", "5")
-            .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
+            .client_config(&defaults)
             .create()
             .map_err(|error| BusError::Rejected(format!("invalid kafka producer config: {error}")))?;
         Ok(KafkaProducer { producer })

@@ -1,0 +1,8 @@
+//! End-to-end tests of the `vigil` binary: real processes, real broker, real data.
+
+mod bad_input;
+mod crash;
+mod helpers;
+mod invariants;
+mod kafka;
+mod loghub;
