@@ -1,1 +1,32 @@
-//! vigil-collector (being written).
+//! vigil-collector: the host agent (`vigil-agent`) that tails log files and ships their lines
+//! to Vigil, over HTTP to the ingest endpoint or straight to Kafka.
+//!
+//! Where to start reading: [`agent::run`] wires everything; a line travels
+//! [`discover`] (globs -> files by (device, inode)) -> [`tailer`] + [`framing`] (bytes -> lines
+//! with offsets) -> [`batch`] (lines of one file -> protobuf `LogBatch`) -> [`ship`] (send until
+//! acknowledged) -> [`checkpoint`] (position after the last acknowledged line). [`file_task`]
+//! runs that path for one file; [`config`] and [`cli`] describe the settings.
+//!
+//! Invariants:
+//! - at-least-once: a checkpoint never moves past a line the destination did not acknowledge,
+//!   and a batch is never dropped (it is retried until acknowledged or the agent stops);
+//! - a batch holds lines of one file generation (one stream, one partition key), and a file
+//!   has at most one batch in flight, so its lines arrive in order;
+//! - every record names its line by (`stream`, `offset`), so a resend is recognisable.
+//!
+//! This crate never links tantivy, openraft or sqlx (a workspace test checks it).
+
+pub mod agent;
+pub mod batch;
+pub mod checkpoint;
+pub mod cli;
+pub mod config;
+pub mod discover;
+pub mod file_task;
+pub mod framing;
+pub mod metrics;
+pub mod ship;
+pub mod tailer;
+
+pub use agent::run;
+pub use config::AgentConfig;

@@ -1,0 +1,244 @@
+//! The agent's wiring ([`run`]) and its supervisor: scans the globs every `scan_interval`,
+//! starts a [`file_task`] per new file at its checkpoint, tells tasks of files that left the
+//! globs to drain, persists checkpoints every `checkpoint_interval`, and on shutdown lets the
+//! tasks flush for up to `shutdown_timeout` before writing the checkpoints a last time.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fs::File,
+    future::Future,
+    sync::Arc,
+};
+
+use anyhow::Context;
+use tokio::{net::TcpListener, sync::watch, task::JoinSet, time::MissedTickBehavior};
+
+use crate::{
+    batch::RecordTemplate,
+    checkpoint::{Checkpoint, CheckpointStore},
+    config::{AgentConfig, ReadFrom},
+    discover::{Discovery, Found},
+    file_task::{self, Ended, FileHandle, Shared, Start},
+    metrics as m,
+    ship::{retry::RetryPolicy, Shipper},
+    tailer::FileId,
+};
+
+/// Runs the agent until `shutdown` resolves, then flushes, writes checkpoints and returns.
+/// `listener`, when given, serves `/health` and `/metrics`.
+pub async fn run(
+    config: AgentConfig,
+    listener: Option<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    config.validate().map_err(|errors| anyhow::anyhow!("invalid config:\n{errors}"))?;
+    let server = listener.map(|listener| tokio::spawn(serve_observability(listener)));
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("failed to create data directory {}", config.data_dir.display()))?;
+    let checkpoints = Arc::new(CheckpointStore::open(&config.data_dir)?);
+    let host = config.host_name();
+    let shared = Arc::new(Shared {
+        shipper: Shipper::from_config(&config.output)?,
+        checkpoints: checkpoints.clone(),
+        retry: RetryPolicy::from_config(&config.output),
+        batch: config.batch,
+        poll_interval: config.poll_interval,
+        max_line_bytes: config.max_line_bytes,
+    });
+    let templates = config
+        .inputs
+        .iter()
+        .map(|input| {
+            let mut labels = config.labels.clone();
+            labels.extend(input.labels.clone());
+            RecordTemplate { service: input.service.clone(), host: host.clone(), labels }
+        })
+        .collect();
+    let discovery = Arc::new(Discovery::new(&config.inputs).context("agent.inputs: invalid glob")?);
+    tracing::info!(%host, output = shared.shipper.kind(), inputs = config.inputs.len(),
+        data_dir = %config.data_dir.display(), "vigil-agent started");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut supervisor = Supervisor {
+        discovery,
+        templates,
+        shared,
+        checkpoints: checkpoints.clone(),
+        read_from: config.read_from,
+        stop: stop_rx,
+        files: HashMap::new(),
+        tasks: JoinSet::new(),
+        task_files: HashMap::new(),
+        first_scan: true,
+    };
+    let mut scan_tick = tokio::time::interval(config.scan_interval);
+    scan_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut checkpoint_tick = tokio::time::interval(config.checkpoint_interval);
+    checkpoint_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = scan_tick.tick() => supervisor.scan().await,
+            Some(finished) = supervisor.tasks.join_next_with_id() => supervisor.finished(finished),
+            _ = checkpoint_tick.tick() => {
+                if let Err(error) = persist(&checkpoints).await {
+                    metrics::counter!(m::CHECKPOINT_WRITE_ERRORS_TOTAL).increment(1);
+                    tracing::warn!(error = %format!("{error:#}"), "failed to write checkpoints; retrying at the next interval");
+                }
+            }
+        }
+    }
+
+    tracing::info!(timeout = ?config.shutdown_timeout, "stopping: flushing pending batches");
+    let _ = stop_tx.send(true);
+    let tasks = &mut supervisor.tasks;
+    let flushed =
+        tokio::time::timeout(config.shutdown_timeout, async { while tasks.join_next().await.is_some() {} }).await;
+    if flushed.is_err() {
+        tracing::warn!(
+            files = supervisor.tasks.len(),
+            "pending batches were not acknowledged in time; their lines are read again after a restart"
+        );
+        supervisor.tasks.shutdown().await;
+    }
+    persist(&checkpoints).await.context("failed to write checkpoints at shutdown")?;
+    if let Some(server) = server {
+        server.abort();
+    }
+    tracing::info!("vigil-agent stopped");
+    Ok(())
+}
+
+struct Supervisor {
+    discovery: Arc<Discovery>,
+    /// One per input, in config order.
+    templates: Vec<RecordTemplate>,
+    shared: Arc<Shared>,
+    checkpoints: Arc<CheckpointStore>,
+    read_from: ReadFrom,
+    stop: watch::Receiver<bool>,
+    files: HashMap<FileId, Arc<FileHandle>>,
+    tasks: JoinSet<(FileId, Ended)>,
+    task_files: HashMap<tokio::task::Id, FileId>,
+    first_scan: bool,
+}
+
+/// A file a scan found and opened; `found.id` is the identity of the opened handle.
+struct Opened {
+    found: Found,
+    file: File,
+}
+
+impl Supervisor {
+    async fn scan(&mut self) {
+        let discovery = self.discovery.clone();
+        let known: HashSet<FileId> = self.files.keys().copied().collect();
+        let scanned = tokio::task::spawn_blocking(move || scan_and_open(&discovery, &known)).await;
+        let (found, opened) = scanned.expect("a scan does not panic");
+        let seen: HashMap<FileId, &Found> = found.iter().map(|found| (found.id, found)).collect();
+        for (id, handle) in &self.files {
+            match seen.get(id) {
+                Some(found) => {
+                    handle.mark_present();
+                    if handle.path() != found.path {
+                        tracing::info!(from = %handle.path().display(), to = %found.path.display(), file = %id, "file renamed");
+                        handle.set_path(found.path.clone());
+                    }
+                }
+                None => handle.mark_gone(),
+            }
+        }
+        if self.first_scan {
+            let opened_ids: HashSet<FileId> = opened.iter().map(|opened| opened.found.id).collect();
+            for stale in self.checkpoints.retain(|id| seen.contains_key(&id) || opened_ids.contains(&id)) {
+                tracing::info!(path = %stale.path.display(), "forgetting the checkpoint of a file that no longer exists");
+            }
+        }
+        for opened in opened {
+            self.start(opened);
+        }
+        self.first_scan = false;
+        metrics::gauge!(m::FILES_OPEN).set(self.files.len() as f64);
+    }
+
+    fn start(&mut self, Opened { found, file }: Opened) {
+        let start = match self.checkpoints.get(found.id) {
+            Some(checkpoint) if found.size >= checkpoint.offset => {
+                Start { generation: checkpoint.generation, offset: checkpoint.offset }
+            }
+            Some(checkpoint) => {
+                tracing::warn!(path = %found.path.display(), size = found.size, checkpoint = checkpoint.offset,
+                    "file is shorter than its checkpoint: truncated while the agent was stopped; reading it from the start");
+                Start { generation: checkpoint.generation + 1, offset: 0 }
+            }
+            None if self.first_scan && self.read_from == ReadFrom::End => Start { generation: 0, offset: found.size },
+            None => Start { generation: 0, offset: 0 },
+        };
+        let FileId { dev, inode } = found.id;
+        self.checkpoints.set(Checkpoint {
+            path: found.path.clone(),
+            dev,
+            inode,
+            generation: start.generation,
+            offset: start.offset,
+        });
+        tracing::info!(path = %found.path.display(), file = %found.id, generation = start.generation,
+            offset = start.offset, "tailing file");
+        let handle = Arc::new(FileHandle::new(found.id, found.path));
+        self.files.insert(found.id, handle.clone());
+        let template = self.templates[found.input].clone();
+        let task = file_task::run(handle, file, start, template, self.shared.clone(), self.stop.clone());
+        let abort = self.tasks.spawn(task);
+        self.task_files.insert(abort.id(), found.id);
+    }
+
+    fn finished(&mut self, result: Result<(tokio::task::Id, (FileId, Ended)), tokio::task::JoinError>) {
+        let task = match &result {
+            Ok((task, _)) => *task,
+            Err(error) => error.id(),
+        };
+        let Some(id) = self.task_files.remove(&task) else { return };
+        self.files.remove(&id);
+        if let Err(error) = result {
+            tracing::error!(file = %id, %error, "file task failed; the file is picked up again at the next scan");
+        }
+        metrics::gauge!(m::FILES_OPEN).set(self.files.len() as f64);
+    }
+}
+
+/// Scans the globs and opens the files not in `known` (blocking).
+fn scan_and_open(discovery: &Discovery, known: &HashSet<FileId>) -> (Vec<Found>, Vec<Opened>) {
+    let found = discovery.scan();
+    let mut opened = Vec::new();
+    for candidate in found.iter().filter(|found| !known.contains(&found.id)) {
+        let file = match File::open(&candidate.path) {
+            Ok(file) => file,
+            Err(error) => {
+                tracing::warn!(path = %candidate.path.display(), %error, "failed to open file; trying again at the next scan");
+                continue;
+            }
+        };
+        let Ok(metadata) = file.metadata() else { continue };
+        // The path may have been replaced between the scan and the open: trust the handle.
+        let id = FileId::of(&metadata);
+        if known.contains(&id) || opened.iter().any(|o: &Opened| o.found.id == id) {
+            continue;
+        }
+        let found = Found { id, path: candidate.path.clone(), input: candidate.input, size: metadata.len() };
+        opened.push(Opened { found, file });
+    }
+    (found, opened)
+}
+
+async fn persist(checkpoints: &Arc<CheckpointStore>) -> anyhow::Result<()> {
+    let store = checkpoints.clone();
+    tokio::task::spawn_blocking(move || store.persist()).await.context("checkpoint writer panicked")??;
+    Ok(())
+}
+
+async fn serve_observability(listener: TcpListener) {
+    if let Err(error) = axum::serve(listener, vigil_common::http::observability_routes()).await {
+        tracing::error!(%error, "the /health and /metrics server stopped");
+    }
+}

@@ -1,0 +1,187 @@
+//! Batching: lines of ONE stream (one file generation) collected until `max_lines`,
+//! `max_bytes` or `linger`, then encoded as a protobuf [`LogBatch`].
+//!
+//! One stream per batch means one partition key per batch, so a file's lines stay in order
+//! in one partition; the batch carries the file position after its last line, which becomes
+//! the checkpoint once the batch is acknowledged.
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+use prost::Message;
+use vigil_model::{LogBatch, LogRecord, LOG_BATCH_SCHEMA_VERSION};
+
+use crate::{config::BatchConfig, framing::Line};
+
+/// What every record of an input carries besides its line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordTemplate {
+    pub service: String,
+    pub host: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// An encoded batch ready to ship.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// `<dev>:<inode>:<generation>`: the partition key.
+    pub stream: String,
+    pub generation: u64,
+    /// File position after the batch's last line: the checkpoint once acknowledged.
+    pub end_offset: u64,
+    pub lines: u64,
+    /// Protobuf-encoded [`LogBatch`].
+    pub payload: Vec<u8>,
+}
+
+/// Collects the lines of one stream.
+#[derive(Debug)]
+pub struct BatchBuilder {
+    limits: BatchConfig,
+    stream: String,
+    generation: u64,
+    records: Vec<LogRecord>,
+    bytes: usize,
+    end_offset: u64,
+    first_at: Option<Instant>,
+}
+
+impl BatchBuilder {
+    pub fn new(limits: BatchConfig, stream: String, generation: u64) -> BatchBuilder {
+        BatchBuilder { limits, stream, generation, records: Vec::new(), bytes: 0, end_offset: 0, first_at: None }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Adds a line; returns the batch built so far first when the line would not fit in it.
+    pub fn push(
+        &mut self,
+        line: Line,
+        source: &str,
+        template: &RecordTemplate,
+        read_time_ms: i64,
+        now: Instant,
+    ) -> Option<Batch> {
+        let record = LogRecord {
+            line: line.bytes,
+            service: template.service.clone(),
+            host: template.host.clone(),
+            source: source.to_string(),
+            offset: line.offset,
+            read_time_ms,
+            labels: template.labels.clone(),
+            truncated: line.truncated,
+            stream: self.stream.clone(),
+        };
+        let size = record.encoded_len() + 4;
+        let full_before =
+            if !self.records.is_empty() && self.bytes + size > self.limits.max_bytes { self.take() } else { None };
+        self.records.push(record);
+        self.bytes += size;
+        self.end_offset = line.end_offset;
+        self.first_at.get_or_insert(now);
+        full_before
+    }
+
+    /// The batch reached `max_lines` or `max_bytes`.
+    pub fn is_full(&self) -> bool {
+        self.records.len() >= self.limits.max_lines || self.bytes >= self.limits.max_bytes
+    }
+
+    /// How long until the oldest line has waited `linger`; `None` when empty.
+    pub fn due_in(&self, now: Instant) -> Option<Duration> {
+        self.first_at.map(|first| (first + self.limits.linger).saturating_duration_since(now))
+    }
+
+    /// Takes the collected lines as an encoded batch (`None` when empty).
+    pub fn take(&mut self) -> Option<Batch> {
+        if self.records.is_empty() {
+            return None;
+        }
+        let records = std::mem::take(&mut self.records);
+        let lines = records.len() as u64;
+        let payload = LogBatch { schema_version: LOG_BATCH_SCHEMA_VERSION, records }.encode_to_vec();
+        self.bytes = 0;
+        self.first_at = None;
+        Some(Batch {
+            stream: self.stream.clone(),
+            generation: self.generation,
+            end_offset: self.end_offset,
+            lines,
+            payload,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str, offset: u64) -> Line {
+        Line {
+            bytes: text.as_bytes().to_vec(),
+            offset,
+            end_offset: offset + text.len() as u64 + 1,
+            truncated: false,
+            skipped_bytes: 0,
+        }
+    }
+
+    fn template() -> RecordTemplate {
+        RecordTemplate { service: "api".into(), host: "h1".into(), labels: [("env".into(), "prod".into())].into() }
+    }
+
+    fn builder(max_lines: usize, max_bytes: usize) -> BatchBuilder {
+        let limits = BatchConfig { max_lines, max_bytes, linger: Duration::from_millis(200) };
+        BatchBuilder::new(limits, "1:2:0".into(), 0)
+    }
+
+    #[test]
+    fn batch_decodes_to_records_with_stream_and_offsets() {
+        let mut builder = builder(10, 1 << 20);
+        let now = Instant::now();
+        assert!(builder.push(line("a", 0), "/x.log", &template(), 7, now).is_none());
+        assert!(builder.push(line("bb", 2), "/x.log", &template(), 7, now).is_none());
+        let batch = builder.take().expect("two lines");
+        assert_eq!((batch.lines, batch.end_offset, batch.stream.as_str()), (2, 5, "1:2:0"));
+        let decoded = LogBatch::decode(batch.payload.as_slice()).expect("valid protobuf");
+        assert_eq!(decoded.schema_version, LOG_BATCH_SCHEMA_VERSION);
+        let first = &decoded.records[0];
+        assert_eq!((first.line.as_slice(), first.offset, first.source.as_str()), (&b"a"[..], 0, "/x.log"));
+        assert_eq!((first.stream.as_str(), first.service.as_str(), first.read_time_ms), ("1:2:0", "api", 7));
+        assert_eq!(first.labels.get("env").map(String::as_str), Some("prod"));
+        assert!(builder.take().is_none(), "taking empties the builder");
+    }
+
+    #[test]
+    fn fills_by_lines_and_by_bytes() {
+        let mut by_lines = builder(2, 1 << 20);
+        let now = Instant::now();
+        by_lines.push(line("a", 0), "/x", &template(), 0, now);
+        assert!(!by_lines.is_full());
+        by_lines.push(line("b", 2), "/x", &template(), 0, now);
+        assert!(by_lines.is_full());
+
+        let mut by_bytes = builder(1000, 150);
+        let long = "x".repeat(60);
+        assert!(by_bytes.push(line(&long, 0), "/x", &template(), 0, now).is_none());
+        let first = by_bytes.push(line(&long, 61), "/x", &template(), 0, now).expect("second line does not fit");
+        assert_eq!((first.lines, first.end_offset), (1, 61));
+        assert!(first.payload.len() <= 150);
+    }
+
+    #[test]
+    fn linger_counts_from_the_oldest_line() {
+        let mut builder = builder(10, 1 << 20);
+        let start = Instant::now();
+        assert_eq!(builder.due_in(start), None);
+        builder.push(line("a", 0), "/x", &template(), 0, start);
+        builder.push(line("b", 2), "/x", &template(), 0, start + Duration::from_millis(150));
+        assert_eq!(builder.due_in(start + Duration::from_millis(150)), Some(Duration::from_millis(50)));
+        assert_eq!(builder.due_in(start + Duration::from_secs(1)), Some(Duration::ZERO));
+    }
+}

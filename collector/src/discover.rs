@@ -1,0 +1,135 @@
+//! Discovery: expands the inputs' globs into the set of files to tail, each identified by
+//! (device, inode) so a renamed file is still the same file.
+//!
+//! Blocking (directory reads and `stat`): callers run [`Discovery::scan`] on a blocking
+//! thread. A file matched by several patterns or inputs is reported once, for the first.
+
+use std::{collections::HashSet, path::PathBuf};
+
+use crate::{config::InputConfig, tailer::FileId};
+
+/// A file a scan found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub id: FileId,
+    pub path: PathBuf,
+    /// Index of the input (in config order) that matched it.
+    pub input: usize,
+    /// Size at the time of the scan.
+    pub size: u64,
+}
+
+/// The compiled globs of every input.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    inputs: Vec<InputGlobs>,
+}
+
+#[derive(Debug, Clone)]
+struct InputGlobs {
+    paths: Vec<String>,
+    exclude: Vec<glob::Pattern>,
+}
+
+impl Discovery {
+    /// Compiles the inputs' patterns (validated config: errors name the pattern).
+    pub fn new(inputs: &[InputConfig]) -> Result<Discovery, glob::PatternError> {
+        let inputs = inputs
+            .iter()
+            .map(|input| {
+                let exclude = input.exclude.iter().map(|p| glob::Pattern::new(p)).collect::<Result<_, _>>()?;
+                Ok(InputGlobs { paths: input.paths.clone(), exclude })
+            })
+            .collect::<Result<_, glob::PatternError>>()?;
+        Ok(Discovery { inputs })
+    }
+
+    /// Lists the regular files the globs match now (symlinks are followed), minus exclusions.
+    pub fn scan(&self) -> Vec<Found> {
+        let mut seen = HashSet::new();
+        let mut found = Vec::new();
+        for (index, input) in self.inputs.iter().enumerate() {
+            for pattern in &input.paths {
+                let entries = match glob::glob(pattern) {
+                    Ok(entries) => entries,
+                    Err(error) => {
+                        tracing::warn!(pattern, %error, "invalid glob pattern");
+                        continue;
+                    }
+                };
+                for entry in entries {
+                    let path = match entry {
+                        Ok(path) => path,
+                        Err(error) => {
+                            tracing::debug!(pattern, %error, "skipping an unreadable path");
+                            continue;
+                        }
+                    };
+                    if input.excludes(&path) {
+                        continue;
+                    }
+                    let Ok(metadata) = std::fs::metadata(&path) else { continue };
+                    if !metadata.is_file() {
+                        continue;
+                    }
+                    let id = FileId::of(&metadata);
+                    if seen.insert(id) {
+                        found.push(Found { id, path, input: index, size: metadata.len() });
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
+impl InputGlobs {
+    /// A pattern with a `/` matches the whole path, one without it the file name.
+    fn excludes(&self, path: &std::path::Path) -> bool {
+        self.exclude.iter().any(|pattern| {
+            if pattern.as_str().contains('/') {
+                pattern.matches_path(path)
+            } else {
+                path.file_name().is_some_and(|name| pattern.matches(&name.to_string_lossy()))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(paths: &[String], exclude: &[&str]) -> InputConfig {
+        InputConfig {
+            paths: paths.to_vec(),
+            exclude: exclude.iter().map(|p| p.to_string()).collect(),
+            service: "svc".into(),
+            labels: Default::default(),
+        }
+    }
+
+    #[test]
+    fn finds_matching_files_once_and_honours_exclusions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().display().to_string();
+        for name in ["a.log", "b.log", "c.log.gz", "skip.log", "nested/d.log"] {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+            std::fs::write(&path, b"x\n").expect("write");
+        }
+        std::fs::create_dir(dir.path().join("dir.log")).expect("a directory is not a file");
+        std::fs::hard_link(dir.path().join("a.log"), dir.path().join("a-link.log")).expect("hard link");
+        let inputs = [
+            input(&[format!("{root}/*.log"), format!("{root}/**/*.log")], &["skip.*", &format!("{root}/nested/*")]),
+            input(&[format!("{root}/*.gz")], &[]),
+        ];
+        let found = Discovery::new(&inputs).expect("valid globs").scan();
+        let names: Vec<(String, usize)> = found
+            .iter()
+            .map(|f| (f.path.strip_prefix(dir.path()).expect("inside").display().to_string(), f.input))
+            .collect();
+        assert_eq!(names, [("a-link.log".to_string(), 0), ("b.log".to_string(), 0), ("c.log.gz".to_string(), 1)]);
+        assert_eq!(found[0].size, 2);
+    }
+}

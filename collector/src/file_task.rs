@@ -1,0 +1,247 @@
+//! One tailed file: a reader (tail -> frame -> batch) and a sender (ship -> checkpoint) joined
+//! by a channel of capacity 1, so exactly one batch per file is in flight and one more waits
+//! ready behind it. Batches of a file are therefore acknowledged in order, and the checkpoint
+//! (set only by the sender, after an acknowledgement) only moves forward.
+//!
+//! The reader ends when the agent stops (it flushes what it read), or when the supervisor
+//! marks the file gone (deleted, or rotated away from the globs) and the held handle was read
+//! to its end; the file's checkpoint is then released.
+
+use std::{
+    fs::File,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use tokio::sync::{mpsc, watch, Notify};
+use tracing::Instrument;
+
+use crate::{
+    batch::{Batch, BatchBuilder, RecordTemplate},
+    checkpoint::{Checkpoint, CheckpointStore},
+    config::BatchConfig,
+    metrics as m,
+    ship::{retry, retry::RetryPolicy, Shipper},
+    tailer::{FileId, Polled, Tailer},
+};
+
+/// Most bytes read from one file per poll, so one busy file does not hold a thread long.
+const READ_BYTES_PER_POLL: usize = 1 << 20;
+/// At most one warning per file and this interval for repeated read errors.
+const READ_ERROR_WARN_EVERY: Duration = Duration::from_secs(30);
+
+/// What the supervisor and a file task share about one file.
+#[derive(Debug)]
+pub struct FileHandle {
+    pub id: FileId,
+    path: Mutex<PathBuf>,
+    gone: AtomicBool,
+    wake: Notify,
+}
+
+impl FileHandle {
+    pub fn new(id: FileId, path: PathBuf) -> FileHandle {
+        FileHandle { id, path: Mutex::new(path), gone: AtomicBool::new(false), wake: Notify::new() }
+    }
+
+    /// Where the file was last seen.
+    pub fn path(&self) -> PathBuf {
+        self.path.lock().expect("path lock is never poisoned").clone()
+    }
+
+    pub fn set_path(&self, path: PathBuf) {
+        *self.path.lock().expect("path lock is never poisoned") = path;
+    }
+
+    /// The globs no longer match this file: drain it to its end, then release it.
+    pub fn mark_gone(&self) {
+        if !self.gone.swap(true, Ordering::SeqCst) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The file is matched again before its task finished draining.
+    pub fn mark_present(&self) {
+        self.gone.store(false, Ordering::SeqCst);
+    }
+
+    fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::SeqCst)
+    }
+}
+
+/// Settings and services every file task uses.
+pub struct Shared {
+    pub shipper: Shipper,
+    pub checkpoints: Arc<CheckpointStore>,
+    pub retry: RetryPolicy,
+    pub batch: BatchConfig,
+    pub poll_interval: Duration,
+    pub max_line_bytes: usize,
+}
+
+/// Where a file task starts reading: a line boundary of one generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Start {
+    pub generation: u64,
+    pub offset: u64,
+}
+
+/// How a file task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The file was gone and read to its end; everything read was acknowledged.
+    Drained,
+    /// The agent is stopping.
+    Stopped,
+}
+
+enum Outgoing {
+    Batch(Batch),
+    /// The file was truncated: once the batches before this are acknowledged, the checkpoint
+    /// moves to offset 0 of `generation`.
+    Reset {
+        generation: u64,
+    },
+}
+
+/// Tails one open file until the agent stops or the file is gone and drained.
+pub async fn run(
+    handle: Arc<FileHandle>,
+    file: File,
+    start: Start,
+    template: RecordTemplate,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) -> (FileId, Ended) {
+    let (tx, rx) = mpsc::channel(1);
+    let reader = read_loop(&handle, file, start, &template, &shared, stop, tx);
+    let (ended, ()) = tokio::join!(reader, send_loop(&handle, &shared, rx));
+    if ended == Ended::Drained {
+        shared.checkpoints.remove(handle.id);
+        tracing::info!(path = %handle.path().display(), file = %handle.id, "file drained and released");
+    }
+    (handle.id, ended)
+}
+
+async fn read_loop(
+    handle: &FileHandle,
+    file: File,
+    start: Start,
+    template: &RecordTemplate,
+    shared: &Shared,
+    mut stop: watch::Receiver<bool>,
+    tx: mpsc::Sender<Outgoing>,
+) -> Ended {
+    let mut tailer = Some(Tailer::new(file, start.generation, start.offset, shared.max_line_bytes));
+    let mut builder = BatchBuilder::new(shared.batch, handle.id.stream(start.generation), start.generation);
+    let mut last_error_warn: Option<Instant> = None;
+    let ended = 'read: loop {
+        if *stop.borrow() || stop.has_changed().is_err() {
+            break Ended::Stopped;
+        }
+        let gone_before_poll = handle.is_gone();
+        let mut polling = tailer.take().expect("the tailer is put back after every poll");
+        let (polled_tailer, polled) = tokio::task::spawn_blocking(move || {
+            let polled = polling.poll(READ_BYTES_PER_POLL);
+            (polling, polled)
+        })
+        .await
+        .expect("a tailer poll does not panic");
+        tailer = Some(polled_tailer);
+        let now = Instant::now();
+        let mut ready = Vec::new();
+        let mut read_failed = false;
+        let at_end = match polled {
+            Ok(Polled::Read { lines, bytes, at_end }) => {
+                metrics::counter!(m::BYTES_READ_TOTAL).increment(bytes);
+                metrics::counter!(m::LINES_READ_TOTAL).increment(lines.len() as u64);
+                let source = handle.path().to_string_lossy().into_owned();
+                let read_time_ms = unix_ms(SystemTime::now());
+                for line in lines {
+                    if line.truncated {
+                        metrics::counter!(m::LINES_TRUNCATED_TOTAL).increment(1);
+                        metrics::counter!(m::LINE_BYTES_SKIPPED_TOTAL).increment(line.skipped_bytes);
+                    }
+                    ready.extend(builder.push(line, &source, template, read_time_ms, now));
+                    if builder.is_full() {
+                        ready.extend(builder.take());
+                    }
+                }
+                at_end
+            }
+            Ok(Polled::Truncated { size, read_offset, generation }) => {
+                metrics::counter!(m::FILE_TRUNCATIONS_TOTAL).increment(1);
+                tracing::warn!(path = %handle.path().display(), file = %handle.id, size, read_offset, generation,
+                    "file is shorter than what was read: truncated; reading it again from the start");
+                if let Some(batch) = builder.take() {
+                    if tx.send(Outgoing::Batch(batch)).await.is_err() {
+                        break 'read Ended::Stopped;
+                    }
+                }
+                if tx.send(Outgoing::Reset { generation }).await.is_err() {
+                    break 'read Ended::Stopped;
+                }
+                builder = BatchBuilder::new(shared.batch, handle.id.stream(generation), generation);
+                false
+            }
+            Err(error) => {
+                if last_error_warn.is_none_or(|at| at.elapsed() >= READ_ERROR_WARN_EVERY) {
+                    last_error_warn = Some(Instant::now());
+                    tracing::warn!(path = %handle.path().display(), %error, "failed to read file; retrying");
+                }
+                read_failed = true;
+                true
+            }
+        };
+        if builder.due_in(now) == Some(Duration::ZERO) {
+            ready.extend(builder.take());
+        }
+        for batch in ready {
+            if tx.send(Outgoing::Batch(batch)).await.is_err() {
+                break 'read Ended::Stopped;
+            }
+        }
+        if !at_end {
+            continue;
+        }
+        if gone_before_poll && !read_failed {
+            break Ended::Drained;
+        }
+        let wait = builder.due_in(Instant::now()).map_or(shared.poll_interval, |due| due.min(shared.poll_interval));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = handle.wake.notified() => {}
+            _ = stop.wait_for(|stopped| *stopped) => {}
+        }
+    };
+    if let Some(batch) = builder.take() {
+        let _ = tx.send(Outgoing::Batch(batch)).await;
+    }
+    ended
+}
+
+async fn send_loop(handle: &FileHandle, shared: &Shared, mut rx: mpsc::Receiver<Outgoing>) {
+    while let Some(outgoing) = rx.recv().await {
+        let (generation, offset) = match outgoing {
+            Outgoing::Batch(batch) => {
+                let span = tracing::debug_span!("batch", stream = %batch.stream, lines = batch.lines);
+                retry::deliver(&shared.shipper, &batch, &shared.retry).instrument(span).await;
+                metrics::counter!(m::BATCHES_SENT_TOTAL, "output" => shared.shipper.kind()).increment(1);
+                metrics::counter!(m::LINES_ACKNOWLEDGED_TOTAL).increment(batch.lines);
+                (batch.generation, batch.end_offset)
+            }
+            Outgoing::Reset { generation } => (generation, 0),
+        };
+        let FileId { dev, inode } = handle.id;
+        shared.checkpoints.set(Checkpoint { path: handle.path(), dev, inode, generation, offset });
+    }
+}
+
+fn unix_ms(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as i64)
+}

@@ -1,0 +1,22 @@
+//! Metric names of the agent, defined once. Labels stay bounded: never a file path.
+
+/// Lines framed from files (complete lines, including truncated ones).
+pub const LINES_READ_TOTAL: &str = "vigil_agent_lines_read_total";
+/// Bytes read from files.
+pub const BYTES_READ_TOTAL: &str = "vigil_agent_bytes_read_total";
+/// Lines whose batch the server or broker acknowledged.
+pub const LINES_ACKNOWLEDGED_TOTAL: &str = "vigil_agent_lines_acknowledged_total";
+/// Batches acknowledged (label `output`: `http` or `kafka`).
+pub const BATCHES_SENT_TOTAL: &str = "vigil_agent_batches_sent_total";
+/// Failed delivery attempts (labels `output`, and `kind`: `retryable` or `rejected`).
+pub const SEND_ERRORS_TOTAL: &str = "vigil_agent_send_errors_total";
+/// Lines cut at `max_line_bytes`.
+pub const LINES_TRUNCATED_TOTAL: &str = "vigil_agent_lines_truncated_total";
+/// Bytes of over-long lines skipped after the cut.
+pub const LINE_BYTES_SKIPPED_TOTAL: &str = "vigil_agent_line_bytes_skipped_total";
+/// Files found shorter than the agent's read position and read again from the start.
+pub const FILE_TRUNCATIONS_TOTAL: &str = "vigil_agent_file_truncations_total";
+/// Files currently open for tailing.
+pub const FILES_OPEN: &str = "vigil_agent_files_open";
+/// Failed writes of `checkpoints.json` (retried at the next interval).
+pub const CHECKPOINT_WRITE_ERRORS_TOTAL: &str = "vigil_agent_checkpoint_write_errors_total";

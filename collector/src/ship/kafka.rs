@@ -1,0 +1,41 @@
+//! Shipping to Kafka: one message per batch, keyed by the stream so a file stays in one
+//! partition, with the `content-type` header naming the encoding. The producer is idempotent
+//! with `acks=all`; `send` returns once the broker acknowledged.
+
+use vigil_bus::{kafka::KafkaConfig, kafka::KafkaProducer, BusError, OutgoingMessage, Producer};
+use vigil_model::content_type;
+
+use super::ShipError;
+use crate::{batch::Batch, config::KafkaOutput};
+
+pub struct KafkaShipper {
+    producer: Producer,
+    topic: String,
+}
+
+impl KafkaShipper {
+    pub fn new(output: &KafkaOutput) -> anyhow::Result<KafkaShipper> {
+        let mut config = KafkaConfig::new(output.brokers.clone());
+        config.compression = output.compression.clone();
+        config.properties = output.properties.clone();
+        let producer = KafkaProducer::new(&config)
+            .map_err(|error| anyhow::anyhow!("agent.output.kafka: failed to create the producer: {error}"))?;
+        Ok(KafkaShipper { producer: Producer::Kafka(producer), topic: output.topic.clone() })
+    }
+
+    pub async fn send(&self, batch: &Batch) -> Result<(), ShipError> {
+        let message = OutgoingMessage {
+            key: Some(batch.stream.as_bytes().to_vec()),
+            headers: vec![(content_type::HEADER.to_string(), content_type::LOG_BATCH_V1.as_bytes().to_vec())],
+            payload: batch.payload.clone(),
+        };
+        match self.producer.send(&self.topic, vec![message]).await {
+            Ok(appended) => {
+                tracing::debug!(topic = %self.topic, partition = appended.partition, offset = appended.offset, "batch acknowledged");
+                Ok(())
+            }
+            Err(BusError::Rejected(reason)) => Err(ShipError::Rejected(format!("kafka refused the batch: {reason}"))),
+            Err(error) => Err(ShipError::Retryable(error.to_string())),
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The file's life around the agent: restarts resume at the checkpoint, truncation and rename
+//! rotation lose nothing.
+
+use crate::helpers::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resumes_at_the_checkpoint_without_resending() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("app.log");
+    let data_dir = dir.path().join("data");
+    let glob = format!("{}/*.log", dir.path().display());
+    let server = IngestServer::start().await;
+    append(&path, &numbered("before", 0, 100));
+    let agent = TestAgent::start(agent_config(&server.url, &data_dir, &glob));
+    eventually("the first 100 lines arrive", || server.received().len() == 100).await;
+    agent.stop().await;
+    let size = std::fs::metadata(&path).expect("stat").len();
+    assert_eq!(checkpoint_of(&data_dir, &path).expect("checkpoint").offset, size, "clean shutdown saves the position");
+
+    append(&path, &numbered("while down", 0, 50));
+    let agent = TestAgent::start(agent_config(&server.url, &data_dir, &glob));
+    eventually("lines written while the agent was down arrive", || server.received().len() >= 150).await;
+    append(&path, &numbered("after", 0, 5));
+    eventually("lines written after the restart arrive", || server.received().len() >= 155).await;
+    agent.stop().await;
+
+    let all = format!("{}{}{}", numbered("before", 0, 100), numbered("while down", 0, 50), numbered("after", 0, 5));
+    assert_eq!(sorted_unique(server.lines_of(&path)), expected_lines(all.as_bytes(), 0), "nothing sent twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_file_is_read_again_from_the_start_as_a_new_generation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("app.log");
+    let data_dir = dir.path().join("data");
+    let server = IngestServer::start().await;
+    let old = numbered("an old line that is rather long", 0, 20);
+    append(&path, &old);
+    let agent = TestAgent::start(agent_config(&server.url, &data_dir, &format!("{}/*.log", dir.path().display())));
+    eventually("the old lines arrive", || server.received().len() == 20).await;
+
+    std::fs::OpenOptions::new().write(true).open(&path).expect("open").set_len(0).expect("truncate");
+    append(&path, "new 1\nnew 2\nnew 3\n");
+    eventually("the new lines arrive", || server.received().len() == 23).await;
+    eventually("the checkpoint moves to the new generation", || {
+        checkpoint_of(&data_dir, &path).is_some_and(|c| (c.generation, c.offset) == (1, 18))
+    })
+    .await;
+    agent.stop().await;
+
+    let received = server.received();
+    let new: Vec<(u64, &[u8], &str)> =
+        received[20..].iter().map(|r| (r.record.offset, r.record.line.as_slice(), r.record.stream.as_str())).collect();
+    let stream = stream_of(&path, 1);
+    assert_eq!(new, [(0, &b"new 1"[..], stream.as_str()), (6, b"new 2", &stream), (12, b"new 3", &stream)]);
+    assert!(received[..20].iter().all(|r| r.record.stream == stream_of(&path, 0)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rename_rotation_drains_the_old_file_and_reads_the_new_one_from_the_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("app.log");
+    let rotated = dir.path().join("app.log.1");
+    let data_dir = dir.path().join("data");
+    let server = IngestServer::start().await;
+    append(&path, &numbered("old", 0, 50));
+    let agent = TestAgent::start(agent_config(&server.url, &data_dir, &format!("{}/app.log", dir.path().display())));
+    eventually("the first lines arrive", || server.received().len() == 50).await;
+
+    let old_stream = stream_of(&path, 0);
+    let old_inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).expect("stat"));
+    append(&path, &numbered("old", 50, 10));
+    std::fs::rename(&path, &rotated).expect("rotate");
+    append(&path, &numbered("new", 0, 20));
+    eventually("the old file's last lines and the new file arrive", || server.received().len() == 80).await;
+    eventually("the drained old file's checkpoint is released", || checkpoint_of_inode(&data_dir, old_inode).is_none())
+        .await;
+    agent.stop().await;
+
+    let received = server.received();
+    let mut old: Vec<(u64, Vec<u8>)> = received
+        .iter()
+        .filter(|r| r.record.stream == old_stream)
+        .map(|r| (r.record.offset, r.record.line.clone()))
+        .collect();
+    old = sorted_unique(old);
+    assert_eq!(old, expected_lines(numbered("old", 0, 60).as_bytes(), 0));
+    let new_stream = stream_of(&path, 0);
+    assert_ne!(new_stream, old_stream);
+    let new: Vec<(u64, Vec<u8>)> = received
+        .iter()
+        .filter(|r| r.record.stream == new_stream)
+        .map(|r| (r.record.offset, r.record.line.clone()))
+        .collect();
+    assert_eq!(sorted_unique(new), expected_lines(numbered("new", 0, 20).as_bytes(), 0));
+}

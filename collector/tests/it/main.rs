@@ -1,0 +1,6 @@
+//! Integration tests of vigil-agent: the agent library against an in-test HTTP server standing
+//! in for Vigil's ingest endpoint, on real files in temp directories.
+
+mod helpers;
+mod http_shipping;
+mod lifecycle;
