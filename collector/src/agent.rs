@@ -44,6 +44,7 @@ pub async fn run(
         batch: config.batch,
         poll_interval: config.poll_interval,
         max_line_bytes: config.max_line_bytes,
+        partial_line_timeout: config.partial_line_timeout,
     });
     let templates = config
         .inputs

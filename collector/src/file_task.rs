@@ -82,6 +82,8 @@ pub struct Shared {
     pub batch: BatchConfig,
     pub poll_interval: Duration,
     pub max_line_bytes: usize,
+    /// See `AgentConfig::partial_line_timeout`.
+    pub partial_line_timeout: Duration,
 }
 
 /// Where a file task starts reading: a line boundary of one generation.
@@ -140,6 +142,7 @@ async fn read_loop(
     let mut tailer = Some(Tailer::new(file, start.generation, start.offset, shared.max_line_bytes));
     let mut builder = BatchBuilder::new(shared.batch, handle.id.stream(start.generation), start.generation);
     let mut last_error_warn: Option<Instant> = None;
+    let mut last_growth = Instant::now();
     let ended = 'read: loop {
         if *stop.borrow() || stop.has_changed().is_err() {
             break Ended::Stopped;
@@ -157,7 +160,16 @@ async fn read_loop(
         let mut ready = Vec::new();
         let mut read_failed = false;
         let at_end = match polled {
-            Ok(Polled::Read { lines, bytes, at_end }) => {
+            Ok(Polled::Read { mut lines, bytes, at_end }) => {
+                if bytes > 0 {
+                    last_growth = now;
+                }
+                let idle = now.duration_since(last_growth);
+                if at_end && !shared.partial_line_timeout.is_zero() && idle >= shared.partial_line_timeout {
+                    if let Some(partial) = tailer.as_mut().and_then(Tailer::flush_partial_line) {
+                        lines.push(partial);
+                    }
+                }
                 metrics::counter!(m::BYTES_READ_TOTAL).increment(bytes);
                 metrics::counter!(m::LINES_READ_TOTAL).increment(lines.len() as u64);
                 let source = handle.path().to_string_lossy().into_owned();

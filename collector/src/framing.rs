@@ -80,6 +80,21 @@ impl LineFramer {
         }
     }
 
+    /// Ends the current line where the bytes end, without a newline: for a file whose last
+    /// line will not be terminated. `None` when no byte of a line is pending.
+    pub fn flush_partial(&mut self) -> Option<Line> {
+        if self.position == self.line_start {
+            return None;
+        }
+        // finish_line expects `position` after a newline; account for the missing one.
+        self.position += 1;
+        let mut line = self.finish_line();
+        self.position -= 1;
+        line.end_offset = self.position;
+        self.line_start = self.position;
+        Some(line)
+    }
+
     /// Ends the current line; `position` is just after its newline.
     fn finish_line(&mut self) -> Line {
         let content_len = self.position - 1 - self.line_start;
@@ -123,6 +138,19 @@ mod tests {
 
     /// Chunks pushed in order, and the lines expected as (text, offset, truncated).
     type Case<'a> = (&'a [&'a [u8]], &'a [(&'a str, u64, bool)]);
+
+    #[test]
+    fn an_unterminated_last_line_can_be_flushed_and_reading_continues_after_it() {
+        let mut framer = LineFramer::new(100, 0);
+        let mut lines = Vec::new();
+        framer.push(b"a\nlast", &mut lines);
+        assert_eq!(lines.len(), 1);
+        let partial = framer.flush_partial().expect("pending bytes");
+        assert_eq!((partial.bytes.as_slice(), partial.offset, partial.end_offset), (&b"last"[..], 2, 6));
+        assert_eq!(framer.flush_partial(), None, "nothing pending any more");
+        framer.push(b" more\n", &mut lines);
+        assert_eq!((lines[1].bytes.as_slice(), lines[1].offset), (&b" more"[..], 6));
+    }
 
     #[test]
     fn frames_lines_with_offsets() {

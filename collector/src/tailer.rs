@@ -76,6 +76,12 @@ impl Tailer {
     }
 
     /// Reads up to about `max_bytes` new bytes, or reports a truncation.
+    /// Emits the bytes of an unterminated last line as a line (see
+    /// `AgentConfig::partial_line_timeout`); `None` when there are none.
+    pub fn flush_partial_line(&mut self) -> Option<Line> {
+        self.framer.flush_partial()
+    }
+
     pub fn poll(&mut self, max_bytes: usize) -> io::Result<Polled> {
         let size = self.file.metadata()?.len();
         let read_offset = self.framer.position();

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `vigil` binary: real processes, real broker, real data.
 
+mod agent;
 mod bad_input;
 mod crash;
 mod helpers;

@@ -50,6 +50,11 @@ pub struct AgentConfig {
     /// Longest line shipped whole; a longer line is cut here, flagged `truncated`, and the
     /// rest of it up to its newline is skipped.
     pub max_line_bytes: usize,
+    /// A last line without its newline is shipped once the file has not grown for this
+    /// long (a file whose writer ended without a final newline); "0s" waits for the newline
+    /// forever. Bytes appended to it later become a new line.
+    #[serde(with = "humantime_serde")]
+    pub partial_line_timeout: Duration,
     /// How often acknowledged positions are written to `checkpoints.json`.
     #[serde(with = "humantime_serde")]
     pub checkpoint_interval: Duration,
@@ -75,6 +80,7 @@ impl Default for AgentConfig {
             scan_interval: Duration::from_secs(1),
             poll_interval: Duration::from_millis(250),
             max_line_bytes: 1 << 20,
+            partial_line_timeout: Duration::from_secs(5),
             checkpoint_interval: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(5),
             inputs: Vec::new(),

@@ -1,0 +1,145 @@
+//! The agent as a separate process: files -> vigil-agent -> (HTTP | Kafka) -> pipeline -> search.
+
+use std::{
+    collections::BTreeSet,
+    io::Write,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use vigil_testkit::{unique_name, wait_until, Broker, BrokerStorage, Process};
+
+use crate::helpers::{grep_count, lines_of, TestApp};
+
+/// `target/<profile>/vigil-agent`, built by `cargo test --workspace`.
+fn agent_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let agent = dir.join("vigil-agent");
+    assert!(agent.exists(), "{} is missing: run the tests with `cargo test --workspace` (or cargo build -p vigil-collector)", agent.display());
+    agent
+}
+
+fn start_agent(work: &Path, output: &[&str], path_glob: &Path) -> Process {
+    let mut args: Vec<String> = output.iter().map(|s| s.to_string()).collect();
+    args.extend(
+        ["--service", "shop", "--host", "web-1", "--label", "env=test", "--data-dir"].iter().map(|s| s.to_string()),
+    );
+    args.push(work.join("agent-data").display().to_string());
+    args.push("--path".into());
+    args.push(path_glob.display().to_string());
+    Process::start(&agent_binary(), &args, &[], &work.join("agent.log"))
+}
+
+/// Copies real files into `dir` as `<name>.log`; returns (path, non-blank line count).
+fn copy_corpus(data: &Path, dir: &Path) -> Vec<(PathBuf, u64)> {
+    std::fs::create_dir_all(dir).expect("log dir");
+    [
+        ("hdfs", "logs/loghub/HDFS/HDFS_2k.log"),
+        ("zookeeper", "logs/loghub/Zookeeper/Zookeeper_2k.log"),
+        ("access", "logs/other/apache-access/apache_logs"),
+        ("kafka", "logs/other/kafka-java-multiline/kafka0_server.log.2016-12-19-20"),
+        ("auth", "logs/other/syslog-auth/auth.log"),
+    ]
+    .into_iter()
+    .map(|(name, relative)| {
+        let bytes = std::fs::read(data.join(relative)).expect("shared data file");
+        let target = dir.join(format!("{name}.log"));
+        std::fs::write(&target, &bytes).expect("copy");
+        (target, lines_of(&bytes).len() as u64)
+    })
+    .collect()
+}
+
+fn sequenced_line(n: usize) -> String {
+    // One ms apart from a fixed start, so time order is sequence order.
+    let (s, ms) = (n / 1000, n % 1000);
+    format!("2024-03-01T10:{:02}:{:02}.{ms:03}Z INFO order seq{n} shipped\n", s / 60, s % 60)
+}
+
+fn seqs_of(hits: &[vigil_model::search::LogHit]) -> Vec<usize> {
+    hits.iter()
+        .map(|hit| hit.message.split("seq").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).expect("seq"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_over_http_ships_every_line_once_across_agent_kill_9() {
+    let Some(data) = vigil_testkit::shared_data() else { return };
+    let work = tempfile::tempdir().expect("tempdir");
+    let logs = work.path().join("logs");
+    let files = copy_corpus(&data, &logs);
+    let app = TestApp::up().await;
+    let mut agent = start_agent(work.path(), &["--server", &app.base], &logs.join("*.log"));
+
+    let expected: u64 = files.iter().map(|(_, lines)| lines).sum();
+    assert_eq!(app.wait_total(&[("service", "shop")], expected).await, expected, "agent log:\n{}", agent.output());
+    for (path, lines) in &files {
+        let source = path.display().to_string();
+        assert_eq!(app.total(&[("source", &source)]).await, *lines, "{source}");
+        for word in ["error", "info", "exception", "failed", "session", "block"] {
+            let found = app.total(&[("source", &source), ("q", word)]).await;
+            assert_eq!(found, grep_count(path, word), "{source}: q={word} vs grep -c");
+        }
+    }
+    let hit = &app.search(&[("source", &files[0].0.display().to_string()), ("limit", "1")]).await.hits[0];
+    assert_eq!((hit.host.as_str(), hit.attributes.get("env").map(String::as_str)), ("web-1", Some("test")));
+
+    // A writer appends while the agent is killed -9 twice and restarted.
+    const LINES: usize = 8_000;
+    let seq_path = logs.join("orders.log");
+    let mut file = std::fs::File::create(&seq_path).expect("orders.log");
+    for chunk in 0..8 {
+        for n in chunk * 1000..(chunk + 1) * 1000 {
+            file.write_all(sequenced_line(n).as_bytes()).expect("append");
+        }
+        file.flush().expect("flush");
+        if chunk == 2 || chunk == 5 {
+            let source = seq_path.display().to_string();
+            let at_least = (chunk * 1000) as u64;
+            wait_until("some orders shipped", Duration::from_secs(60), || {
+                let app = &app;
+                let source = source.clone();
+                async move { (app.total(&[("source", &source)]).await >= at_least).then_some(()) }
+            })
+            .await;
+            agent.kill();
+            agent.restart();
+        }
+    }
+    let source = seq_path.display().to_string();
+    assert_eq!(app.wait_total(&[("source", &source)], LINES as u64).await, LINES as u64, "agent log:\n{}", agent.output());
+    let mut seen = BTreeSet::new();
+    for page in 0..LINES / 1000 {
+        let offset = (page * 1000).to_string();
+        let found = app.search(&[("source", &source), ("sort", "asc"), ("limit", "1000"), ("offset", &offset)]).await;
+        for seq in seqs_of(&found.hits) {
+            assert!(seen.insert(seq), "seq{seq} twice");
+        }
+    }
+    assert_eq!(seen, (0..LINES).collect::<BTreeSet<_>>(), "every order line exactly once");
+    assert!(agent.stop(), "the agent exits cleanly on SIGTERM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_to_kafka_to_pipeline() {
+    let Some(data) = vigil_testkit::shared_data() else { return };
+    let work = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(BrokerStorage::Memory, work.path());
+    let topic = unique_name("agent-logs");
+    broker.create_topic(&topic, 3);
+    let config = format!(
+        "data_dir = \"{{data_dir}}\"\nlisten = \"{{listen}}\"\n[bus]\nlogs_topic = \"{topic}\"\n[bus.kafka]\nbrokers = \"{}\"\ngroup_id = \"{}\"\n",
+        broker.address(),
+        unique_name("group")
+    );
+    let app = TestApp::run_with_config(&config, "pipeline,query").await;
+    let logs = work.path().join("logs");
+    let files = copy_corpus(&data, &logs);
+    let agent = start_agent(work.path(), &["--brokers", &broker.address(), "--topic", &topic], &logs.join("*.log"));
+    let expected: u64 = files.iter().map(|(_, lines)| lines).sum();
+    assert_eq!(app.wait_total(&[], expected).await, expected, "agent log:\n{}", agent.output());
+    for (path, lines) in &files {
+        assert_eq!(app.total(&[("source", &path.display().to_string())]).await, *lines);
+    }
+}
