@@ -75,7 +75,11 @@ async fn run_roles(config: VigilConfig, roles: Roles) -> anyhow::Result<()> {
 }
 
 fn print_banner(config: &VigilConfig, address: SocketAddr, roles: &Roles) {
-    println!("vigil {} listening on http://{address} (roles: {roles}, data in {})", env!("CARGO_PKG_VERSION"), config.data_dir.display());
+    println!(
+        "vigil {} listening on http://{address} (roles: {roles}, data in {})",
+        env!("CARGO_PKG_VERSION"),
+        config.data_dir.display()
+    );
     if roles.ingest {
         println!(
             "ship logs:  vigil-agent --server http://{address} --service NAME --path '/var/log/*.log' --data-dir ./vigil-agent-data"

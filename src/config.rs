@@ -69,3 +69,40 @@ impl VigilConfig {
         self.data_dir.join("bus")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_config_loads_and_matches_the_defaults() {
+        let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/vigil.toml"));
+        let loaded: VigilConfig =
+            vigil_common::config::load(Some(path), &Default::default()).expect("reference config is valid");
+        let defaults = VigilConfig::default();
+        assert_eq!(loaded.listen, defaults.listen);
+        assert_eq!(loaded.pipeline.commit_interval, defaults.pipeline.commit_interval);
+        assert_eq!(loaded.pipeline.retention, defaults.pipeline.retention);
+        assert_eq!(loaded.bus.partitions, defaults.bus.partitions);
+        assert_eq!(loaded.query.max_limit, defaults.query.max_limit);
+    }
+
+    #[test]
+    fn kafka_can_be_chosen_from_the_environment_alone() {
+        let env = [
+            ("VIGIL__BUS__KAFKA__BROKERS".to_string(), "kafka:9092".to_string()),
+            ("VIGIL__LISTEN".to_string(), "0.0.0.0:7280".to_string()),
+        ]
+        .into();
+        let config: VigilConfig = vigil_common::config::load(None, &env).expect("valid overrides");
+        assert_eq!(config.bus.kafka.expect("kafka chosen").brokers, "kafka:9092");
+        assert_eq!(config.listen.port(), 7280);
+    }
+
+    #[test]
+    fn a_typo_is_an_error_naming_the_key() {
+        let env = [("VIGIL__PIPELINE__COMIT_INTERVAL".to_string(), "2s".to_string())].into();
+        let error = vigil_common::config::load::<VigilConfig>(None, &env).expect_err("typo").to_string();
+        assert!(error.contains("comit_interval"), "{error}");
+    }
+}

@@ -37,7 +37,10 @@ pub fn decode(message: &Message) -> Decoded {
         Some(Encoding::LogBatchV1) => match LogBatch::decode(message.payload.as_slice()) {
             Ok(batch) => {
                 if batch.schema_version > LOG_BATCH_SCHEMA_VERSION {
-                    tracing::debug!(version = batch.schema_version, "log batch from a newer agent; reading known fields");
+                    tracing::debug!(
+                        version = batch.schema_version,
+                        "log batch from a newer agent; reading known fields"
+                    );
                 }
                 Decoded { kind: PayloadKind::Lines, records: batch.records, error: None }
             }
@@ -88,7 +91,9 @@ mod tests {
             offset: 7,
             timestamp_ms: 1,
             key: None,
-            headers: content_type.map(|ct| vec![("content-type".to_string(), ct.as_bytes().to_vec())]).unwrap_or_default(),
+            headers: content_type
+                .map(|ct| vec![("content-type".to_string(), ct.as_bytes().to_vec())])
+                .unwrap_or_default(),
             payload: payload.to_vec(),
         }
     }

@@ -51,7 +51,10 @@ async fn ingest(
     let body = body.map_err(|rejection| {
         ApiError::new(
             ErrorCode::PayloadTooLarge,
-            format!("request body rejected ({rejection}): the limit is {} bytes; send smaller batches", state.max_body_bytes),
+            format!(
+                "request body rejected ({rejection}): the limit is {} bytes; send smaller batches",
+                state.max_body_bytes
+            ),
         )
     })?;
     let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
@@ -76,7 +79,8 @@ async fn ingest(
                     batch.schema_version
                 )));
             }
-            let key = batch.records.first().map(|r| if r.stream.is_empty() { r.source.clone() } else { r.stream.clone() });
+            let key =
+                batch.records.first().map(|r| if r.stream.is_empty() { r.source.clone() } else { r.stream.clone() });
             (batch.records.len() as u64, key)
         }
         Encoding::JsonLines | Encoding::PlainLines => {

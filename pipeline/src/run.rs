@@ -96,7 +96,8 @@ async fn enforce_retention(logs_dir: &Path, config: &PipelineConfig) {
     let root = logs_dir.to_path_buf();
     let bucket_ms = config.split_bucket.as_millis() as i64;
     let retention_ms = config.retention.as_millis() as i64;
-    let result = tokio::task::spawn_blocking(move || delete_expired_splits(&root, bucket_ms, retention_ms, now_ms())).await;
+    let result =
+        tokio::task::spawn_blocking(move || delete_expired_splits(&root, bucket_ms, retention_ms, now_ms())).await;
     match result {
         Ok(Ok(deleted)) => metrics::counter!(m::SPLITS_DELETED_TOTAL).increment(deleted as u64),
         Ok(Err(error)) => tracing::warn!(%error, "failed to apply retention"),

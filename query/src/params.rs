@@ -60,7 +60,9 @@ impl Params {
             .or_else(|| humantime::parse_duration(&raw).ok().map(|d| d.as_millis() as i64))
             .filter(|ms| *ms > 0);
         parsed.map(Some).ok_or_else(|| {
-            ApiError::bad_request(format!("parameter {name}={raw:?} is not a positive duration: use 30s, 5m, 1h or milliseconds"))
+            ApiError::bad_request(format!(
+                "parameter {name}={raw:?} is not a positive duration: use 30s, 5m, 1h or milliseconds"
+            ))
         })
     }
 
@@ -106,9 +108,10 @@ impl Params {
         unknown.sort();
         match unknown.first() {
             None => Ok(()),
-            Some(name) => {
-                Err(ApiError::bad_request(format!("unknown parameter {name}: this endpoint takes {}", self.known.join(", "))))
-            }
+            Some(name) => Err(ApiError::bad_request(format!(
+                "unknown parameter {name}: this endpoint takes {}",
+                self.known.join(", ")
+            ))),
         }
     }
 }
@@ -140,7 +143,8 @@ mod tests {
 
     #[test]
     fn times_in_every_accepted_form() {
-        let mut p = params(&[("a", "2024-05-01T10:00:00Z"), ("b", "1714557600000"), ("c", "2024-05-01T12:00:00+02:00")]);
+        let mut p =
+            params(&[("a", "2024-05-01T10:00:00Z"), ("b", "1714557600000"), ("c", "2024-05-01T12:00:00+02:00")]);
         assert_eq!(p.time("a").expect("rfc3339"), Some(1_714_557_600_000));
         assert_eq!(p.time("b").expect("epoch ms"), Some(1_714_557_600_000));
         assert_eq!(p.time("c").expect("offset"), Some(1_714_557_600_000));

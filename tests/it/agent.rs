@@ -16,7 +16,11 @@ fn agent_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
     let agent = dir.join("vigil-agent");
-    assert!(agent.exists(), "{} is missing: run the tests with `cargo test --workspace` (or cargo build -p vigil-collector)", agent.display());
+    assert!(
+        agent.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (or cargo build -p vigil-collector)",
+        agent.display()
+    );
     agent
 }
 
@@ -59,7 +63,9 @@ fn sequenced_line(n: usize) -> String {
 
 fn seqs_of(hits: &[vigil_model::search::LogHit]) -> Vec<usize> {
     hits.iter()
-        .map(|hit| hit.message.split("seq").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).expect("seq"))
+        .map(|hit| {
+            hit.message.split("seq").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).expect("seq")
+        })
         .collect()
 }
 
@@ -108,7 +114,12 @@ async fn agent_over_http_ships_every_line_once_across_agent_kill_9() {
         }
     }
     let source = seq_path.display().to_string();
-    assert_eq!(app.wait_total(&[("source", &source)], LINES as u64).await, LINES as u64, "agent log:\n{}", agent.output());
+    assert_eq!(
+        app.wait_total(&[("source", &source)], LINES as u64).await,
+        LINES as u64,
+        "agent log:\n{}",
+        agent.output()
+    );
     let mut seen = BTreeSet::new();
     for page in 0..LINES / 1000 {
         let offset = (page * 1000).to_string();

@@ -9,7 +9,9 @@ async fn bad_input_is_kept_flagged_or_refused_and_ingest_goes_on() {
     // Invalid UTF-8 and malformed JSON are kept, flagged.
     let response = app.ingest("text/plain", b"bad bytes \xff\xfe here\n".to_vec()).await;
     assert!(response.status().is_success());
-    let response = app.ingest("application/x-ndjson", b"{\"msg\":\"fine json\",\"level\":\"warn\"}\n{\"broken\": \n".to_vec()).await;
+    let response = app
+        .ingest("application/x-ndjson", b"{\"msg\":\"fine json\",\"level\":\"warn\"}\n{\"broken\": \n".to_vec())
+        .await;
     assert!(response.status().is_success());
 
     // A 10 MB line is stored whole, as ordered pieces flagged `split`.

@@ -74,7 +74,13 @@ async fn kill_9_mid_ingest_loses_nothing_and_duplicates_nothing() {
         let found =
             app.search(&[("service", "crashy"), ("sort", "asc"), ("limit", "1000"), ("offset", offset.as_str())]).await;
         for hit in found.hits {
-            let seq: usize = hit.message.split("seq").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse().ok()).expect("seq in message");
+            let seq: usize = hit
+                .message
+                .split("seq")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .expect("seq in message");
             assert!(seen.insert(seq), "seq{seq} indexed twice");
         }
     }

@@ -45,12 +45,19 @@ impl TestApp {
             .replace("{listen}", &format!("127.0.0.1:{port}"));
         let path = dir.path().join("vigil.toml");
         std::fs::write(&path, text).expect("config written");
-        let args = vec!["run".to_string(), "--config".to_string(), path.display().to_string(), "--roles".to_string(), roles.to_string()];
+        let args = vec![
+            "run".to_string(),
+            "--config".to_string(),
+            path.display().to_string(),
+            "--roles".to_string(),
+            roles.to_string(),
+        ];
         TestApp::start(dir, port, args, &[]).await
     }
 
     async fn start(dir: tempfile::TempDir, port: u16, args: Vec<String>, envs: &[(String, String)]) -> TestApp {
-        let process = Process::start(Path::new(env!("CARGO_BIN_EXE_vigil")), &args, envs, &dir.path().join("vigil.log"));
+        let process =
+            Process::start(Path::new(env!("CARGO_BIN_EXE_vigil")), &args, envs, &dir.path().join("vigil.log"));
         let base = format!("http://127.0.0.1:{port}");
         wait_healthy(&base, STARTUP).await;
         TestApp { base, process, client: reqwest::Client::new(), _dir: dir }
@@ -168,10 +175,7 @@ pub fn lines_of(bytes: &[u8]) -> Vec<&[u8]> {
 /// `grep -c -i` for a word with tantivy's token boundaries (letters and digits).
 pub fn grep_count(path: &Path, word: &str) -> u64 {
     let pattern = format!("(^|[^[:alnum:]]){word}([^[:alnum:]]|$)");
-    let output = std::process::Command::new("grep")
-        .args(["-c", "-i", "-E", &pattern])
-        .arg(path)
-        .output()
-        .expect("grep runs");
+    let output =
+        std::process::Command::new("grep").args(["-c", "-i", "-E", &pattern]).arg(path).output().expect("grep runs");
     String::from_utf8_lossy(&output.stdout).trim().parse().expect("grep -c prints a number")
 }

@@ -10,7 +10,13 @@ const NOT_IN_AGENT: [&str; 3] = ["tantivy", "openraft", "sqlx"];
 fn metadata() -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let output = std::process::Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--manifest-path", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--manifest-path",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+        ])
         .output()
         .expect("cargo metadata runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -59,7 +65,10 @@ fn service_crates_never_depend_on_each_other() {
     for service in SERVICE_CRATES {
         let reach = closure(&graph, service);
         for other in SERVICE_CRATES.iter().filter(|other| **other != service) {
-            assert!(!reach.contains(*other), "{service} depends on {other}: services meet through model types over the bus or HTTP");
+            assert!(
+                !reach.contains(*other),
+                "{service} depends on {other}: services meet through model types over the bus or HTTP"
+            );
         }
     }
 }

@@ -29,7 +29,8 @@ group_id = "{group}"
 
 /// Writes straight to the topic, the way a third-party producer (or a broken one) would.
 fn produce_raw(broker: &Broker, topic: &str, content_type: Option<&str>, payload: &[u8]) {
-    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", broker.address()).create().expect("producer");
+    let producer: BaseProducer =
+        ClientConfig::new().set("bootstrap.servers", broker.address()).create().expect("producer");
     let mut record = BaseRecord::<(), [u8]>::to(topic).payload(payload);
     if let Some(content_type) = content_type {
         record = record.headers(OwnedHeaders::new().insert(Header { key: "content-type", value: Some(content_type) }));
@@ -56,7 +57,12 @@ async fn logs_through_kafka_are_searchable_exactly_once_across_a_crash() {
         app.ingest_lines(&system.to_lowercase(), &path.display().to_string(), &lines).await;
     }
     // Third-party JSON lines and garbage straight onto the topic.
-    produce_raw(&broker, &topic, None, br#"{"time":"2024-05-01T10:00:00Z","level":"error","msg":"from fluent bit","service":"fb"}"#);
+    produce_raw(
+        &broker,
+        &topic,
+        None,
+        br#"{"time":"2024-05-01T10:00:00Z","level":"error","msg":"from fluent bit","service":"fb"}"#,
+    );
     produce_raw(&broker, &topic, Some(vigil_model::content_type::LOG_BATCH_V1), b"\x08\xff\xff garbage");
     expected += 2;
     assert_eq!(app.wait_total(&[], expected).await, expected);

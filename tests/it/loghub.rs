@@ -13,7 +13,8 @@ use crate::helpers::{grep_count, lines_of, TestApp};
 /// (service name, file below the shared data dir, ground-truth CSV with a Level column).
 fn corpus(data: &Path) -> Vec<(String, PathBuf, Option<PathBuf>)> {
     let mut files = Vec::new();
-    for system in ["HDFS", "Zookeeper", "Hadoop", "Spark", "Apache", "BGL", "OpenSSH", "Linux", "HealthApp", "Windows"] {
+    for system in ["HDFS", "Zookeeper", "Hadoop", "Spark", "Apache", "BGL", "OpenSSH", "Linux", "HealthApp", "Windows"]
+    {
         let dir = data.join("logs/loghub").join(system);
         let log = dir.join(format!("{system}_2k.log"));
         let truth = dir.join(format!("{system}_2k.log_structured.csv"));
@@ -93,7 +94,11 @@ async fn real_logs_are_searchable_exactly_once_through_vigil_up() {
     // A phrase and a boolean query on the access log, checked against grep.
     let access = data.join("logs/other/apache-access/apache_logs");
     let get_and_404 = app.total(&[("service", "apache-access"), ("q", "GET AND attributes.status:404")]).await;
-    let grep_404 = std::process::Command::new("grep").args(["-c", "-E", "\"GET [^\"]*\" 404 "]).arg(&access).output().expect("grep");
+    let grep_404 = std::process::Command::new("grep")
+        .args(["-c", "-E", "\"GET [^\"]*\" 404 "])
+        .arg(&access)
+        .output()
+        .expect("grep");
     let grep_404: u64 = String::from_utf8_lossy(&grep_404.stdout).trim().parse().expect("number");
     assert_eq!(get_and_404, grep_404, "GET requests answered 404");
 }
@@ -110,13 +115,18 @@ async fn histogram_context_and_errors_answer_as_documented() {
 
     let (status, histogram) = app.get("/api/v1/logs/histogram", &[("interval", "1h")]).await;
     assert_eq!(status, 200, "{histogram}");
-    let bucket_sum: u64 = histogram["buckets"].as_array().expect("buckets").iter().map(|b| b["count"].as_u64().expect("count")).sum();
+    let bucket_sum: u64 =
+        histogram["buckets"].as_array().expect("buckets").iter().map(|b| b["count"].as_u64().expect("count")).sum();
     assert_eq!(bucket_sum, lines.len() as u64, "every line falls in a bucket");
 
     // Line 100 of the file and its neighbours, in file order.
     let offset = crate::helpers::with_offsets(&lines)[100].0.to_string();
-    let (status, context) =
-        app.get("/api/v1/logs/context", &[("source", "/var/log/zk.log"), ("offset", &offset), ("before", "2"), ("after", "2")]).await;
+    let (status, context) = app
+        .get(
+            "/api/v1/logs/context",
+            &[("source", "/var/log/zk.log"), ("offset", &offset), ("before", "2"), ("after", "2")],
+        )
+        .await;
     assert_eq!(status, 200, "{context}");
     assert_eq!(context["line"]["message"].as_str(), std::str::from_utf8(lines[100]).ok());
     assert_eq!(context["before"][1]["message"].as_str(), std::str::from_utf8(lines[99]).ok());

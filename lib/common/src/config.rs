@@ -13,56 +13,36 @@ pub const ENV_PREFIX: &str = "VIGIL__";
 
 /// Reads `path` (if any), applies overrides from `env`, and deserializes into `T`.
 /// Errors name the file and the offending key.
-pub fn load<T: DeserializeOwned>(
-    path: Option<&Path>,
-    env: &HashMap<String, String>,
-) -> anyhow::Result<T> {
+pub fn load<T: DeserializeOwned>(path: Option<&Path>, env: &HashMap<String, String>) -> anyhow::Result<T> {
     let mut root = match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("failed to read config file {}", path.display()))?;
-            text.parse::<toml::Table>()
-                .with_context(|| format!("config file {} is not valid TOML", path.display()))?
+            text.parse::<toml::Table>().with_context(|| format!("config file {} is not valid TOML", path.display()))?
         }
         None => toml::Table::new(),
     };
     apply_env_overrides(&mut root, env)?;
-    let origin = path
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "defaults".to_string());
+    let origin = path.map(|p| p.display().to_string()).unwrap_or_else(|| "defaults".to_string());
     toml::Value::Table(root)
         .try_into()
-        .map_err(|error: toml::de::Error| {
-            anyhow::anyhow!("invalid config ({origin}): {}", error.message())
-        })
+        .map_err(|error: toml::de::Error| anyhow::anyhow!("invalid config ({origin}): {}", error.message()))
 }
 
-fn apply_env_overrides(
-    root: &mut toml::Table,
-    env: &HashMap<String, String>,
-) -> anyhow::Result<()> {
-    let mut keys: Vec<&String> = env
-        .keys()
-        .filter(|key| key.starts_with(ENV_PREFIX))
-        .collect();
+fn apply_env_overrides(root: &mut toml::Table, env: &HashMap<String, String>) -> anyhow::Result<()> {
+    let mut keys: Vec<&String> = env.keys().filter(|key| key.starts_with(ENV_PREFIX)).collect();
     keys.sort();
     for key in keys {
-        let path: Vec<String> = key[ENV_PREFIX.len()..]
-            .split("__")
-            .map(|part| part.to_ascii_lowercase())
-            .collect();
+        let path: Vec<String> = key[ENV_PREFIX.len()..].split("__").map(|part| part.to_ascii_lowercase()).collect();
         if path.iter().any(|part| part.is_empty()) {
             anyhow::bail!("environment override {key} has an empty key segment");
         }
         let (leaf, tables) = path.split_last().expect("split gives at least one segment");
         let mut table = &mut *root;
         for part in tables {
-            let entry = table
-                .entry(part.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            table = entry
-                .as_table_mut()
-                .with_context(|| format!("environment override {key}: {part} is not a table"))?;
+            let entry = table.entry(part.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            table =
+                entry.as_table_mut().with_context(|| format!("environment override {key}: {part} is not a table"))?;
         }
         table.insert(leaf.clone(), parse_scalar(&env[key]));
     }
@@ -81,9 +61,7 @@ fn parse_scalar(raw: &str) -> toml::Value {
 
 /// The environment variables that are Vigil overrides, for passing to [`load`].
 pub fn env_overrides() -> HashMap<String, String> {
-    std::env::vars()
-        .filter(|(key, _)| key.starts_with(ENV_PREFIX))
-        .collect()
+    std::env::vars().filter(|(key, _)| key.starts_with(ENV_PREFIX)).collect()
 }
 
 #[cfg(test)]
@@ -116,21 +94,13 @@ mod tests {
             ("UNRELATED".to_string(), "x".to_string()),
         ]);
         let root: Root = load(None, &env).expect("valid overrides");
-        assert_eq!(
-            root.pipeline,
-            Pipeline {
-                workers: 4,
-                name: "main node".into()
-            }
-        );
+        assert_eq!(root.pipeline, Pipeline { workers: 4, name: "main node".into() });
     }
 
     #[test]
     fn unknown_key_is_named_in_the_error() {
         let env = HashMap::from([("VIGIL__PIPELINE__WORKRES".to_string(), "4".to_string())]);
-        let error = load::<Root>(None, &env)
-            .expect_err("unknown key must fail")
-            .to_string();
+        let error = load::<Root>(None, &env).expect_err("unknown key must fail").to_string();
         assert!(error.contains("workres"), "{error}");
     }
 }

@@ -30,15 +30,9 @@ pub enum LogStoreError {
 
 impl LogStoreError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> LogStoreError {
-        LogStoreError::Io {
-            path: path.into(),
-            source,
-        }
+        LogStoreError::Io { path: path.into(), source }
     }
     pub(crate) fn index(path: impl Into<PathBuf>, source: tantivy::TantivyError) -> LogStoreError {
-        LogStoreError::Index {
-            path: path.into(),
-            source,
-        }
+        LogStoreError::Index { path: path.into(), source }
     }
 }

@@ -34,7 +34,6 @@ impl CommitPayload {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self)
-            .expect("a payload of plain numbers and strings always serializes")
+        serde_json::to_string(self).expect("a payload of plain numbers and strings always serializes")
     }
 }

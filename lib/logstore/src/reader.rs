@@ -38,10 +38,7 @@ impl LogReader {
         LogReader {
             root: root.to_path_buf(),
             schema,
-            state: Mutex::new(State {
-                splits: BTreeMap::new(),
-                refreshed_at: None,
-            }),
+            state: Mutex::new(State { splits: BTreeMap::new(), refreshed_at: None }),
         }
     }
 
@@ -51,30 +48,17 @@ impl LogReader {
 
     /// One searcher per split, newest data included (at most [`REFRESH_INTERVAL`] old).
     pub fn searchers(&self) -> Result<Vec<Searcher>, LogStoreError> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if state
-            .refreshed_at
-            .is_none_or(|at| at.elapsed() >= REFRESH_INTERVAL)
-        {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if state.refreshed_at.is_none_or(|at| at.elapsed() >= REFRESH_INTERVAL) {
             self.refresh(&mut state)?;
             state.refreshed_at = Some(Instant::now());
         }
-        Ok(state
-            .splits
-            .values()
-            .map(|split| split.reader.searcher())
-            .collect())
+        Ok(state.splits.values().map(|split| split.reader.searcher()).collect())
     }
 
     /// Forces the next [`searchers`](Self::searchers) call to rescan (tests, benchmarks).
     pub fn invalidate(&self) {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         state.refreshed_at = None;
     }
 
@@ -94,9 +78,7 @@ impl LogReader {
             match state.splits.get_mut(&path) {
                 Some(open) => {
                     if newest || open.newest {
-                        open.reader
-                            .reload()
-                            .map_err(|error| LogStoreError::index(&path, error))?;
+                        open.reader.reload().map_err(|error| LogStoreError::index(&path, error))?;
                     }
                     open.newest = newest;
                 }

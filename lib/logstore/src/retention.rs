@@ -21,8 +21,7 @@ pub fn delete_expired_splits(
         };
         for split in older {
             if split.bucket_start_ms + bucket_ms + retention_ms <= now_ms {
-                std::fs::remove_dir_all(&split.path)
-                    .map_err(|error| LogStoreError::io(&split.path, error))?;
+                std::fs::remove_dir_all(&split.path).map_err(|error| LogStoreError::io(&split.path, error))?;
                 tracing::info!(partition, path = %split.path.display(), "deleted expired split");
                 deleted += 1;
             }

@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 
 use tantivy::{
-    schema::{
-        Field, JsonObjectOptions, OwnedValue, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT,
-    },
+    schema::{Field, JsonObjectOptions, OwnedValue, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT},
     TantivyDocument,
 };
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
@@ -84,18 +82,7 @@ impl LogSchema {
     /// The fields a query may name; anything else is rejected with its name.
     pub fn field_names(&self) -> Vec<&'static str> {
         use names::*;
-        vec![
-            TIMESTAMP,
-            INGEST_TIME,
-            SERVICE,
-            HOST,
-            LEVEL,
-            MESSAGE,
-            SOURCE,
-            OFFSET,
-            ATTRIBUTES,
-            FLAGS,
-        ]
+        vec![TIMESTAMP, INGEST_TIME, SERVICE, HOST, LEVEL, MESSAGE, SOURCE, OFFSET, ATTRIBUTES, FLAGS]
     }
 
     pub fn to_document(&self, event: &LogEvent) -> TantivyDocument {
@@ -111,11 +98,8 @@ impl LogSchema {
         doc.add_text(self.source, &event.source);
         doc.add_u64(self.offset, event.offset);
         if !event.attributes.is_empty() {
-            let object: BTreeMap<String, OwnedValue> = event
-                .attributes
-                .iter()
-                .map(|(key, value)| (key.clone(), OwnedValue::Str(value.clone())))
-                .collect();
+            let object: BTreeMap<String, OwnedValue> =
+                event.attributes.iter().map(|(key, value)| (key.clone(), OwnedValue::Str(value.clone()))).collect();
             doc.add_object(self.attributes, object);
         }
         for flag in &event.flags {
@@ -125,16 +109,8 @@ impl LogSchema {
     }
 
     pub fn to_hit(&self, doc: &TantivyDocument) -> LogHit {
-        let text = |field: Field| {
-            doc.get_first(field)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string()
-        };
-        let timestamp_ms = doc
-            .get_first(self.timestamp)
-            .and_then(|v| v.as_i64())
-            .unwrap_or(0);
+        let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let timestamp_ms = doc.get_first(self.timestamp).and_then(|v| v.as_i64()).unwrap_or(0);
         let mut attributes = BTreeMap::new();
         if let Some(object) = doc.get_first(self.attributes).and_then(|v| v.as_object()) {
             for (key, value) in object {
@@ -147,21 +123,12 @@ impl LogSchema {
             timestamp: format_timestamp(timestamp_ms),
             service: text(self.service),
             host: text(self.host),
-            level: doc
-                .get_first(self.level)
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
+            level: doc.get_first(self.level).and_then(|v| v.as_str()).map(str::to_string),
             message: text(self.message),
             source: text(self.source),
-            offset: doc
-                .get_first(self.offset)
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0),
+            offset: doc.get_first(self.offset).and_then(|v| v.as_u64()).unwrap_or(0),
             attributes,
-            flags: doc
-                .get_all(self.flags)
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
+            flags: doc.get_all(self.flags).filter_map(|v| v.as_str().map(str::to_string)).collect(),
             highlight: None,
         }
     }
@@ -186,10 +153,7 @@ mod tests {
 
     #[test]
     fn timestamps_format_with_millis() {
-        assert_eq!(
-            format_timestamp(1_700_000_000_123),
-            "2023-11-14T22:13:20.123Z"
-        );
+        assert_eq!(format_timestamp(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
         assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000Z");
     }
 }

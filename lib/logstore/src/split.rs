@@ -23,10 +23,8 @@ pub(crate) fn split_dir(root: &Path, partition: u32, bucket_start_ms: i64) -> Pa
 
 /// The partitions that have a directory under `root`, ascending.
 pub fn list_partitions(root: &Path) -> Result<Vec<u32>, LogStoreError> {
-    let mut partitions: Vec<u32> = read_dir_names(root)?
-        .iter()
-        .filter_map(|name| name.strip_prefix("partition-")?.parse().ok())
-        .collect();
+    let mut partitions: Vec<u32> =
+        read_dir_names(root)?.iter().filter_map(|name| name.strip_prefix("partition-")?.parse().ok()).collect();
     partitions.sort_unstable();
     Ok(partitions)
 }
@@ -38,11 +36,7 @@ pub fn list_splits(root: &Path, partition: u32) -> Result<Vec<SplitDir>, LogStor
         .iter()
         .filter_map(|name| {
             let bucket_start_ms = name.strip_prefix("split-")?.parse().ok()?;
-            Some(SplitDir {
-                partition,
-                bucket_start_ms,
-                path: dir.join(name),
-            })
+            Some(SplitDir { partition, bucket_start_ms, path: dir.join(name) })
         })
         .collect();
     splits.sort();

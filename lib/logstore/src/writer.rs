@@ -31,11 +31,7 @@ pub struct WriterConfig {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        WriterConfig {
-            bucket_ms: 3_600_000,
-            heap_bytes: 64 << 20,
-            threads: 1,
-        }
+        WriterConfig { bucket_ms: 3_600_000, heap_bytes: 64 << 20, threads: 1 }
     }
 }
 
@@ -43,9 +39,7 @@ impl Default for WriterConfig {
 /// doc store is most of an index's bytes.
 pub fn index_settings() -> IndexSettings {
     IndexSettings {
-        docstore_compression: Compressor::Zstd(ZstdCompressor {
-            compression_level: Some(3),
-        }),
+        docstore_compression: Compressor::Zstd(ZstdCompressor { compression_level: Some(3) }),
         docstore_blocksize: 64 * 1024,
         ..IndexSettings::default()
     }
@@ -74,12 +68,7 @@ pub struct PartitionWriter {
 
 impl PartitionWriter {
     /// Opens the partition under `root`, reading where its last commit stopped.
-    pub fn open(
-        root: &Path,
-        partition: u32,
-        schema: LogSchema,
-        config: WriterConfig,
-    ) -> Result<Self, LogStoreError> {
+    pub fn open(root: &Path, partition: u32, schema: LogSchema, config: WriterConfig) -> Result<Self, LogStoreError> {
         let committed = read_committed_payload(root, partition)?;
         Ok(PartitionWriter {
             root: root.to_path_buf(),
@@ -87,10 +76,9 @@ impl PartitionWriter {
             schema,
             config,
             active: None,
-            pending: committed.clone().unwrap_or(CommitPayload {
-                version: CommitPayload::VERSION,
-                ..Default::default()
-            }),
+            pending: committed
+                .clone()
+                .unwrap_or(CommitPayload { version: CommitPayload::VERSION, ..Default::default() }),
             committed,
             pending_docs: 0,
         })
@@ -127,35 +115,18 @@ impl PartitionWriter {
             if offset < mark.end {
                 return false;
             }
-            *mark = StreamMark {
-                end,
-                seen_ms: now_ms,
-            };
+            *mark = StreamMark { end, seen_ms: now_ms };
             return true;
         }
-        self.pending.streams.insert(
-            stream.to_string(),
-            StreamMark {
-                end,
-                seen_ms: now_ms,
-            },
-        );
+        self.pending.streams.insert(stream.to_string(), StreamMark { end, seen_ms: now_ms });
         true
     }
 
     /// Adds the events of one bus message; `next_offset` is that message's offset + 1. The
     /// events become durable and searchable at the next [`commit`](Self::commit).
-    pub fn add(
-        &mut self,
-        events: &[LogEvent],
-        next_offset: u64,
-        now_ms: i64,
-    ) -> Result<(), LogStoreError> {
+    pub fn add(&mut self, events: &[LogEvent], next_offset: u64, now_ms: i64) -> Result<(), LogStoreError> {
         self.roll_if_needed(now_ms)?;
-        let active = self
-            .active
-            .as_mut()
-            .expect("roll_if_needed leaves an active split");
+        let active = self.active.as_mut().expect("roll_if_needed leaves an active split");
         for event in events {
             active
                 .writer
@@ -176,24 +147,11 @@ impl PartitionWriter {
         let Some(active) = self.active.as_mut() else {
             return Ok(false);
         };
-        let now_ms = self
-            .pending
-            .streams
-            .values()
-            .map(|mark| mark.seen_ms)
-            .max()
-            .unwrap_or(0);
-        self.pending
-            .streams
-            .retain(|_, mark| now_ms - mark.seen_ms < STREAM_MARK_TTL_MS);
-        let mut prepared = active
-            .writer
-            .prepare_commit()
-            .map_err(|error| LogStoreError::index(&active.path, error))?;
+        let now_ms = self.pending.streams.values().map(|mark| mark.seen_ms).max().unwrap_or(0);
+        self.pending.streams.retain(|_, mark| now_ms - mark.seen_ms < STREAM_MARK_TTL_MS);
+        let mut prepared = active.writer.prepare_commit().map_err(|error| LogStoreError::index(&active.path, error))?;
         prepared.set_payload(&self.pending.to_json());
-        prepared
-            .commit()
-            .map_err(|error| LogStoreError::index(&active.path, error))?;
+        prepared.commit().map_err(|error| LogStoreError::index(&active.path, error))?;
         self.committed = Some(self.pending.clone());
         self.pending_docs = 0;
         Ok(true)
@@ -203,21 +161,14 @@ impl PartitionWriter {
     pub fn close(mut self) -> Result<(), LogStoreError> {
         self.commit()?;
         if let Some(active) = self.active.take() {
-            active
-                .writer
-                .wait_merging_threads()
-                .map_err(|error| LogStoreError::index(&active.path, error))?;
+            active.writer.wait_merging_threads().map_err(|error| LogStoreError::index(&active.path, error))?;
         }
         Ok(())
     }
 
     fn roll_if_needed(&mut self, now_ms: i64) -> Result<(), LogStoreError> {
         let bucket_start_ms = now_ms - now_ms.rem_euclid(self.config.bucket_ms);
-        if self
-            .active
-            .as_ref()
-            .is_some_and(|active| active.bucket_start_ms == bucket_start_ms)
-        {
+        if self.active.as_ref().is_some_and(|active| active.bucket_start_ms == bucket_start_ms) {
             return Ok(());
         }
         if self.active.is_some() {
@@ -225,9 +176,7 @@ impl PartitionWriter {
             // split takes over; a crash in between resumes from that commit.
             self.commit()?;
             let old = self.active.take().expect("checked above");
-            old.writer
-                .wait_merging_threads()
-                .map_err(|error| LogStoreError::index(&old.path, error))?;
+            old.writer.wait_merging_threads().map_err(|error| LogStoreError::index(&old.path, error))?;
         }
         let path = split_dir(&self.root, self.partition, bucket_start_ms);
         let index = open_or_create(&path, &self.schema)?;
@@ -235,11 +184,7 @@ impl PartitionWriter {
             .writer_with_num_threads(self.config.threads, self.config.heap_bytes)
             .map_err(|error| LogStoreError::index(&path, error))?;
         tracing::debug!(partition = self.partition, path = %path.display(), "opened split");
-        self.active = Some(ActiveSplit {
-            bucket_start_ms,
-            path,
-            writer,
-        });
+        self.active = Some(ActiveSplit { bucket_start_ms, path, writer });
         Ok(())
     }
 }
@@ -250,36 +195,24 @@ fn open_or_create(path: &Path, schema: &LogSchema) -> Result<Index, LogStoreErro
     let index = if exists {
         Index::open_in_dir(path)
     } else {
-        Index::builder()
-            .schema(schema.schema.clone())
-            .settings(index_settings())
-            .create_in_dir(path)
+        Index::builder().schema(schema.schema.clone()).settings(index_settings()).create_in_dir(path)
     };
     index.map_err(|error| LogStoreError::index(path, error))
 }
 
 /// The payload of the partition's newest commit: the highest `next_offset` over its splits.
-pub fn read_committed_payload(
-    root: &Path,
-    partition: u32,
-) -> Result<Option<CommitPayload>, LogStoreError> {
+pub fn read_committed_payload(root: &Path, partition: u32) -> Result<Option<CommitPayload>, LogStoreError> {
     let mut best: Option<CommitPayload> = None;
     for split in list_splits(root, partition)? {
         if !split.path.join("meta.json").exists() {
             continue;
         }
-        let index = Index::open_in_dir(&split.path)
-            .map_err(|error| LogStoreError::index(&split.path, error))?;
-        let metas = index
-            .load_metas()
-            .map_err(|error| LogStoreError::index(&split.path, error))?;
+        let index = Index::open_in_dir(&split.path).map_err(|error| LogStoreError::index(&split.path, error))?;
+        let metas = index.load_metas().map_err(|error| LogStoreError::index(&split.path, error))?;
         let Some(payload) = metas.payload.as_deref().and_then(CommitPayload::parse) else {
             continue;
         };
-        if best
-            .as_ref()
-            .is_none_or(|b| payload.next_offset >= b.next_offset)
-        {
+        if best.as_ref().is_none_or(|b| payload.next_offset >= b.next_offset) {
             best = Some(payload);
         }
     }

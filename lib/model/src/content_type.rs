@@ -26,18 +26,12 @@ impl Encoding {
         let Some(value) = value else {
             return Some(Encoding::JsonLines);
         };
-        let essence = value
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         match essence.as_str() {
             LOG_BATCH_V1 | "application/x-protobuf" => Some(Encoding::LogBatchV1),
-            JSON_LINES
-            | "application/json"
-            | "application/jsonlines"
-            | "application/x-jsonlines" => Some(Encoding::JsonLines),
+            JSON_LINES | "application/json" | "application/jsonlines" | "application/x-jsonlines" => {
+                Some(Encoding::JsonLines)
+            }
             "text/plain" => Some(Encoding::PlainLines),
             _ => None,
         }
@@ -59,18 +53,9 @@ mod tests {
     #[test]
     fn content_types_map_to_encodings() {
         assert_eq!(Encoding::from_content_type(None), Some(Encoding::JsonLines));
-        assert_eq!(
-            Encoding::from_content_type(Some("application/json; charset=utf-8")),
-            Some(Encoding::JsonLines)
-        );
-        assert_eq!(
-            Encoding::from_content_type(Some(LOG_BATCH_V1)),
-            Some(Encoding::LogBatchV1)
-        );
-        assert_eq!(
-            Encoding::from_content_type(Some("text/plain")),
-            Some(Encoding::PlainLines)
-        );
+        assert_eq!(Encoding::from_content_type(Some("application/json; charset=utf-8")), Some(Encoding::JsonLines));
+        assert_eq!(Encoding::from_content_type(Some(LOG_BATCH_V1)), Some(Encoding::LogBatchV1));
+        assert_eq!(Encoding::from_content_type(Some("text/plain")), Some(Encoding::PlainLines));
         assert_eq!(Encoding::from_content_type(Some("image/png")), None);
     }
 }

@@ -88,8 +88,7 @@ impl Level {
             "notice" | "note" => Level::Notice,
             "warn" | "warning" | "wrn" | "w" => Level::Warn,
             "error" | "err" | "e" | "severe" | "failure" => Level::Error,
-            "fatal" | "crit" | "critical" | "alert" | "emerg" | "emergency" | "panic" | "f"
-            | "c" => Level::Fatal,
+            "fatal" | "crit" | "critical" | "alert" | "emerg" | "emergency" | "panic" | "f" | "c" => Level::Fatal,
             _ => return None,
         })
     }
@@ -168,10 +167,7 @@ mod tests {
             }],
         };
         let bytes = batch.encode_to_vec();
-        assert_eq!(
-            LogBatch::decode(bytes.as_slice()).expect("valid batch"),
-            batch
-        );
+        assert_eq!(LogBatch::decode(bytes.as_slice()).expect("valid batch"), batch);
     }
 
     #[test]

@@ -17,8 +17,13 @@ pub struct Process {
 impl Process {
     /// Starts `program args...`, appending stdout and stderr to `log`.
     pub fn start(program: &Path, args: &[String], envs: &[(String, String)], log: &Path) -> Process {
-        let mut process =
-            Process { program: program.to_path_buf(), args: args.to_vec(), envs: envs.to_vec(), log: log.to_path_buf(), child: None };
+        let mut process = Process {
+            program: program.to_path_buf(),
+            args: args.to_vec(),
+            envs: envs.to_vec(),
+            log: log.to_path_buf(),
+            child: None,
+        };
         process.restart();
         process
     }

@@ -33,10 +33,8 @@ pub async fn search(
     };
     params.finish()?;
     let reader = state.reader.clone();
-    let found = run_blocking(&state, move |deadline| {
-        search::search(&reader, &request, deadline).map_err(to_api_error)
-    })
-    .await;
+    let found =
+        run_blocking(&state, move |deadline| search::search(&reader, &request, deadline).map_err(to_api_error)).await;
     metrics::counter!(m::REQUESTS_TOTAL, "route" => "search", "ok" => found.is_ok().to_string()).increment(1);
     metrics::histogram!(m::REQUEST_SECONDS, "route" => "search").record(started.elapsed().as_secs_f64());
     let found = found?;

@@ -58,7 +58,12 @@ fn poll_stream(
                 tokio::time::sleep(interval).await;
                 let poll_started = now_ms();
                 filter.ingest_from_ms = Some(since_ms - LOOKBACK_MS);
-                let request = SearchRequest { filter: filter.clone(), limit: MAX_PER_POLL, sort: SortOrder::Asc, ..Default::default() };
+                let request = SearchRequest {
+                    filter: filter.clone(),
+                    limit: MAX_PER_POLL,
+                    sort: SortOrder::Asc,
+                    ..Default::default()
+                };
                 let reader = state.reader.clone();
                 let hits = match run_blocking(&state, move |deadline| {
                     search::search(&reader, &request, deadline).map_err(crate::error::to_api_error)

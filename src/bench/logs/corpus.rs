@@ -25,7 +25,12 @@ fn source_files(logs_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if path.is_dir() {
                 stack.push(path);
-            } else if !name.ends_with(".csv") && !name.ends_with(".md") && !name.starts_with("LICENSE") && name != "CITATION" && !name.contains("nginxplus") {
+            } else if !name.ends_with(".csv")
+                && !name.ends_with(".md")
+                && !name.starts_with("LICENSE")
+                && name != "CITATION"
+                && !name.contains("nginxplus")
+            {
                 files.push(path);
             }
         }
@@ -39,7 +44,14 @@ pub fn generate(logs_dir: &Path, target_bytes: u64) -> anyhow::Result<Corpus> {
     let mut originals: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
     for path in source_files(logs_dir)? {
         let bytes = std::fs::read(&path)?;
-        let name = path.file_stem().and_then(|n| n.to_str()).unwrap_or("log").split('_').next().unwrap_or("log").to_lowercase();
+        let name = path
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or("log")
+            .split('_')
+            .next()
+            .unwrap_or("log")
+            .to_lowercase();
         let lines = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect();
         originals.push((name, lines));
     }

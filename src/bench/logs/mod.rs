@@ -49,7 +49,9 @@ pub async fn run(args: LogsBenchArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| std::env::var_os("VIGIL_SHARED_DATA").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("../shared/data"));
-    let scratch = tempfile::Builder::new().prefix("vigil-bench-").tempdir_in(args.work_dir.clone().unwrap_or_else(std::env::temp_dir))?;
+    let scratch = tempfile::Builder::new()
+        .prefix("vigil-bench-")
+        .tempdir_in(args.work_dir.clone().unwrap_or_else(std::env::temp_dir))?;
     let corpus = corpus::generate(&data.join("logs"), args.bytes).context("failed to build the corpus")?;
     eprintln!("corpus: {} lines, {:.1} MB from {}", corpus.lines.len(), corpus.bytes as f64 / 1e6, data.display());
 
@@ -76,7 +78,11 @@ pub async fn run(args: LogsBenchArgs) -> anyhow::Result<()> {
     report.add("ingest_e2e_mb_per_s", e2e_mb, "MB/s");
     report.add("ingest_e2e_lines_per_s", median(e2e.iter().map(|m| m.lines_per_s).collect()), "lines/s");
     report.add("ingest_e2e_cpu_cores", median(e2e.iter().map(|m| m.cpu_cores).collect()), "cores");
-    report.add("ingest_e2e_mb_per_s_per_core", median(e2e.iter().map(|m| m.mb_per_s / m.cpu_cores.max(0.01)).collect()), "MB/s");
+    report.add(
+        "ingest_e2e_mb_per_s_per_core",
+        median(e2e.iter().map(|m| m.mb_per_s / m.cpu_cores.max(0.01)).collect()),
+        "MB/s",
+    );
     report.add("ingest_bare_tantivy_mb_per_s", bare_mb, "MB/s");
     report.add("ingest_ratio_e2e_vs_bare", e2e_mb / bare_mb, "x");
     let index_dir = last_index.context("at least one run")?;
@@ -84,7 +90,8 @@ pub async fn run(args: LogsBenchArgs) -> anyhow::Result<()> {
     report.add("index_bytes", index_bytes as f64, "B");
     report.add("index_bytes_over_raw", index_bytes as f64 / corpus.bytes as f64, "x");
 
-    let searched = search::measure(&index_dir.join("logs"), &corpus, &scratch.path().join("corpus.log"), args.search_repeats)?;
+    let searched =
+        search::measure(&index_dir.join("logs"), &corpus, &scratch.path().join("corpus.log"), args.search_repeats)?;
     searched.add_to(&mut report);
 
     let fresh = freshness::measure(&scratch.path().join("freshness"), args.freshness_samples).await?;

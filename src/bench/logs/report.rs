@@ -17,7 +17,8 @@ impl Report {
         for (name, value, unit) in &self.rows {
             println!("{name:<width$}  {value:>14.3} {unit}");
         }
-        let json: BTreeMap<&str, f64> = self.rows.iter().map(|(name, value, _)| (name.as_str(), round(*value))).collect();
+        let json: BTreeMap<&str, f64> =
+            self.rows.iter().map(|(name, value, _)| (name.as_str(), round(*value))).collect();
         println!("{}", serde_json::to_string(&json).expect("numbers serialize"));
     }
 }

@@ -72,7 +72,9 @@ impl KafkaConsumer {
             .client_config(&defaults)
             .create_with_context(ResumeContext { resume })
             .map_err(|error| BusError::Rejected(format!("invalid kafka consumer config: {error}")))?;
-        consumer.subscribe(&[topic]).map_err(|error| BusError::Unavailable(format!("failed to subscribe to {topic}: {error}")))?;
+        consumer
+            .subscribe(&[topic])
+            .map_err(|error| BusError::Unavailable(format!("failed to subscribe to {topic}: {error}")))?;
         Ok(KafkaConsumer { consumer, topic: topic.to_string() })
     }
 

@@ -25,20 +25,14 @@ pub struct ContextRequest {
     pub after: usize,
 }
 
-pub fn context(
-    reader: &LogReader,
-    request: &ContextRequest,
-) -> Result<ContextResponse, LogStoreError> {
+pub fn context(reader: &LogReader, request: &ContextRequest) -> Result<ContextResponse, LogStoreError> {
     if request.before > MAX_CONTEXT_LINES || request.after > MAX_CONTEXT_LINES {
-        return Err(LogStoreError::OverLimit(format!(
-            "before and after are limited to {MAX_CONTEXT_LINES} lines"
-        )));
+        return Err(LogStoreError::OverLimit(format!("before and after are limited to {MAX_CONTEXT_LINES} lines")));
     }
     let schema = reader.schema();
     let searchers = reader.searchers()?;
     let base = |lower: Bound<u64>, upper: Bound<u64>| -> Box<dyn Query> {
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, exact(schema.source, &request.source))];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, exact(schema.source, &request.source))];
         if let Some(host) = &request.host {
             clauses.push((Occur::Must, exact(schema.host, host)));
         }
@@ -47,16 +41,10 @@ pub fn context(
             Bound::Excluded(v) => Bound::Excluded(Term::from_field_u64(schema.offset, v)),
             Bound::Unbounded => Bound::Unbounded,
         };
-        clauses.push((
-            Occur::Must,
-            Box::new(RangeQuery::new(to_term(lower), to_term(upper))),
-        ));
+        clauses.push((Occur::Must, Box::new(RangeQuery::new(to_term(lower), to_term(upper)))));
         Box::new(BooleanQuery::new(clauses))
     };
-    let fetch = |query: &dyn Query,
-                 limit: usize,
-                 order: Order|
-     -> Result<Vec<(u64, LogHit)>, LogStoreError> {
+    let fetch = |query: &dyn Query, limit: usize, order: Order| -> Result<Vec<(u64, LogHit)>, LogStoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -80,25 +68,10 @@ pub fn context(
             })
             .collect()
     };
-    let line = fetch(
-        &*base(
-            Bound::Included(request.offset),
-            Bound::Included(request.offset),
-        ),
-        1,
-        Order::Asc,
-    )?;
-    let mut before = fetch(
-        &*base(Bound::Unbounded, Bound::Excluded(request.offset)),
-        request.before,
-        Order::Desc,
-    )?;
+    let line = fetch(&*base(Bound::Included(request.offset), Bound::Included(request.offset)), 1, Order::Asc)?;
+    let mut before = fetch(&*base(Bound::Unbounded, Bound::Excluded(request.offset)), request.before, Order::Desc)?;
     before.reverse();
-    let after = fetch(
-        &*base(Bound::Excluded(request.offset), Bound::Unbounded),
-        request.after,
-        Order::Asc,
-    )?;
+    let after = fetch(&*base(Bound::Excluded(request.offset), Bound::Unbounded), request.after, Order::Asc)?;
     Ok(ContextResponse {
         before: before.into_iter().map(|(_, hit)| hit).collect(),
         line: line.into_iter().next().map(|(_, hit)| hit),

@@ -3,9 +3,7 @@
 use std::ops::Bound;
 
 use tantivy::{
-    query::{
-        AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermQuery,
-    },
+    query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermQuery},
     schema::{Field, IndexRecordOption},
     tokenizer::TokenizerManager,
     Term,
@@ -57,16 +55,10 @@ impl LogFilter {
             }
         }
         if self.start_ms.is_some() || self.end_ms.is_some() {
-            clauses.push((
-                Occur::Must,
-                i64_range(schema.timestamp, self.start_ms, self.end_ms),
-            ));
+            clauses.push((Occur::Must, i64_range(schema.timestamp, self.start_ms, self.end_ms)));
         }
         if self.ingest_from_ms.is_some() {
-            clauses.push((
-                Occur::Must,
-                i64_range(schema.ingest_time, self.ingest_from_ms, None),
-            ));
+            clauses.push((Occur::Must, i64_range(schema.ingest_time, self.ingest_from_ms, None)));
         }
         Ok(match clauses.len() {
             0 => Box::new(AllQuery),
@@ -77,32 +69,19 @@ impl LogFilter {
 }
 
 pub(crate) fn exact(field: Field, value: &str) -> Box<dyn Query> {
-    Box::new(TermQuery::new(
-        Term::from_field_text(field, value),
-        IndexRecordOption::Basic,
-    ))
+    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
 }
 
 pub(crate) fn i64_range(field: Field, from: Option<i64>, until: Option<i64>) -> Box<dyn Query> {
-    let lower = from.map_or(Bound::Unbounded, |v| {
-        Bound::Included(Term::from_field_i64(field, v))
-    });
-    let upper = until.map_or(Bound::Unbounded, |v| {
-        Bound::Excluded(Term::from_field_i64(field, v))
-    });
+    let lower = from.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_i64(field, v)));
+    let upper = until.map_or(Bound::Unbounded, |v| Bound::Excluded(Term::from_field_i64(field, v)));
     Box::new(RangeQuery::new(lower, upper))
 }
 
 fn parse_user_query(schema: &LogSchema, q: &str) -> Result<Box<dyn Query>, LogStoreError> {
-    let mut parser = QueryParser::new(
-        schema.schema.clone(),
-        vec![schema.message],
-        TokenizerManager::default(),
-    );
+    let mut parser = QueryParser::new(schema.schema.clone(), vec![schema.message], TokenizerManager::default());
     parser.set_conjunction_by_default();
-    parser
-        .parse_query(q)
-        .map_err(|error| describe_parse_error(schema, q, error))
+    parser.parse_query(q).map_err(|error| describe_parse_error(schema, q, error))
 }
 
 /// Turns tantivy's parse errors into messages that say where and what to do.
@@ -112,19 +91,14 @@ fn describe_parse_error(schema: &LogSchema, q: &str, error: QueryParserError) ->
         QueryParserError::SyntaxError(_) => {
             let (_, errors) = tantivy::query_grammar::parse_query_lenient(q);
             match errors.first() {
-                Some(first) => format!(
-                    "syntax error in q at position {}: {}",
-                    first.pos, first.message
-                ),
+                Some(first) => format!("syntax error in q at position {}: {}", first.pos, first.message),
                 None => "syntax error in q: check quotes, parentheses and ranges".to_string(),
             }
         }
         QueryParserError::FieldDoesNotExist(field) => {
             format!("unknown field '{field}' in q: the fields are {known} (quote a value that contains ':')")
         }
-        QueryParserError::ExpectedInt(_)
-        | QueryParserError::ExpectedBase64(_)
-        | QueryParserError::ExpectedFloat(_) => {
+        QueryParserError::ExpectedInt(_) | QueryParserError::ExpectedBase64(_) | QueryParserError::ExpectedFloat(_) => {
             format!("invalid value in q: {error} (timestamp, ingest_time and offset take integers)")
         }
         other => format!("invalid q: {other}"),
@@ -137,16 +111,10 @@ mod tests {
     use super::*;
 
     fn bad(q: &str) -> String {
-        let filter = LogFilter {
-            q: q.to_string(),
-            ..Default::default()
-        };
+        let filter = LogFilter { q: q.to_string(), ..Default::default() };
         match filter.to_query(&LogSchema::new()) {
             Err(LogStoreError::BadQuery(message)) => message,
-            other => panic!(
-                "expected a bad query error for {q:?}, got {:?}",
-                other.map(|_| ())
-            ),
+            other => panic!("expected a bad query error for {q:?}, got {:?}", other.map(|_| ())),
         }
     }
 
@@ -172,10 +140,7 @@ mod tests {
             "offset:[10 TO 20]",
             "conn*",
         ] {
-            let filter = LogFilter {
-                q: q.to_string(),
-                ..Default::default()
-            };
+            let filter = LogFilter { q: q.to_string(), ..Default::default() };
             assert!(filter.to_query(&LogSchema::new()).is_ok(), "{q}");
         }
     }

@@ -40,11 +40,7 @@ pub struct SearchHits {
 }
 
 /// Runs the search; stops with [`LogStoreError::Timeout`] once `deadline` passes.
-pub fn search(
-    reader: &LogReader,
-    request: &SearchRequest,
-    deadline: Instant,
-) -> Result<SearchHits, LogStoreError> {
+pub fn search(reader: &LogReader, request: &SearchRequest, deadline: Instant) -> Result<SearchHits, LogStoreError> {
     let window = request.offset.saturating_add(request.limit);
     if window > MAX_RESULT_WINDOW {
         return Err(LogStoreError::OverLimit(format!(
@@ -69,10 +65,7 @@ pub fn search(
         let top = TopDocs::with_limit(window).order_by_fast_field::<i64>(names::TIMESTAMP, order);
         let (count, docs) = searcher.search(&*query, &(Count, top))?;
         total += count as u64;
-        candidates.extend(
-            docs.into_iter()
-                .map(|(timestamp, address)| (timestamp.unwrap_or(0), split, address)),
-        );
+        candidates.extend(docs.into_iter().map(|(timestamp, address)| (timestamp.unwrap_or(0), split, address)));
     }
     // Ties keep split and document order, so equal timestamps come out in arrival order.
     candidates.sort_by(|a, b| {
@@ -84,11 +77,7 @@ pub fn search(
     });
     let mut snippets: Vec<Option<SnippetGenerator>> = (0..searchers.len()).map(|_| None).collect();
     let mut hits = Vec::with_capacity(request.limit);
-    for (_, split, address) in candidates
-        .into_iter()
-        .skip(request.offset)
-        .take(request.limit)
-    {
+    for (_, split, address) in candidates.into_iter().skip(request.offset).take(request.limit) {
         let searcher = &searchers[split];
         let doc: TantivyDocument = searcher.doc(address)?;
         let mut hit = schema.to_hit(&doc);
