@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 
 use tantivy::{
-    schema::{Field, JsonObjectOptions, OwnedValue, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT},
+    schema::{
+        Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema, TextFieldIndexing,
+        TextOptions, Value,
+    },
     TantivyDocument,
 };
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
@@ -51,19 +54,44 @@ impl Default for LogSchema {
 }
 
 impl LogSchema {
+    /// Results are ordered by time, never by relevance, so no field keeps field norms (they
+    /// would cost a byte per document and field for nothing).
     pub fn new() -> LogSchema {
         let mut builder = Schema::builder();
-        let timestamp = builder.add_i64_field(names::TIMESTAMP, INDEXED | STORED | FAST);
-        let ingest_time = builder.add_i64_field(names::INGEST_TIME, INDEXED | FAST);
-        let service = builder.add_text_field(names::SERVICE, STRING | STORED | FAST);
-        let host = builder.add_text_field(names::HOST, STRING | STORED | FAST);
-        let level = builder.add_text_field(names::LEVEL, STRING | STORED | FAST);
-        let message = builder.add_text_field(names::MESSAGE, TEXT | STORED);
-        let source = builder.add_text_field(names::SOURCE, STRING | STORED);
-        let offset = builder.add_u64_field(names::OFFSET, INDEXED | STORED | FAST);
-        let attributes_options: JsonObjectOptions = (TEXT | STORED).into();
-        let attributes = builder.add_json_field(names::ATTRIBUTES, attributes_options);
-        let flags = builder.add_text_field(names::FLAGS, STRING | STORED);
+        let number = || NumericOptions::default().set_indexed().set_fast();
+        let timestamp = builder.add_i64_field(names::TIMESTAMP, number().set_stored());
+        let ingest_time = builder.add_i64_field(names::INGEST_TIME, number());
+        let keyword = |fast: bool| {
+            let options = TextOptions::default().set_stored().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_index_option(IndexRecordOption::Basic)
+                    .set_fieldnorms(false),
+            );
+            if fast {
+                options.set_fast(Some("raw"))
+            } else {
+                options
+            }
+        };
+        let service = builder.add_text_field(names::SERVICE, keyword(true));
+        let host = builder.add_text_field(names::HOST, keyword(true));
+        let level = builder.add_text_field(names::LEVEL, keyword(true));
+        let source = builder.add_text_field(names::SOURCE, keyword(false));
+        let flags = builder.add_text_field(names::FLAGS, keyword(false));
+        let full_text = TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+            .set_fieldnorms(false);
+        let message = builder.add_text_field(
+            names::MESSAGE,
+            TextOptions::default().set_stored().set_indexing_options(full_text.clone()),
+        );
+        let offset = builder.add_u64_field(names::OFFSET, number().set_stored());
+        let attributes = builder.add_json_field(
+            names::ATTRIBUTES,
+            JsonObjectOptions::default().set_stored().set_indexing_options(full_text),
+        );
         LogSchema {
             schema: builder.build(),
             timestamp,

@@ -41,6 +41,9 @@ pub struct LogsBenchArgs {
     /// Scratch directory (default: a temporary directory, deleted afterwards).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+    /// Keep the scratch directory (the last run's index) for inspection.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 pub async fn run(args: LogsBenchArgs) -> anyhow::Result<()> {
@@ -99,5 +102,8 @@ pub async fn run(args: LogsBenchArgs) -> anyhow::Result<()> {
     report.add("freshness_p99_ms", fresh.p99_ms, "ms");
 
     report.print();
+    if args.keep {
+        eprintln!("kept {}", scratch.keep().display());
+    }
     Ok(())
 }
