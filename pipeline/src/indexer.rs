@@ -35,7 +35,6 @@ pub struct Indexer {
     config: PipelineConfig,
     writers: BTreeMap<u32, PartitionWriter>,
     last_commit: Instant,
-    events: Vec<LogEvent>,
 }
 
 impl Indexer {
@@ -46,44 +45,50 @@ impl Indexer {
             config,
             writers: BTreeMap::new(),
             last_commit: Instant::now(),
-            events: Vec::new(),
         }
     }
 
     /// Decodes, enriches and adds every message; they become durable at the next commit.
+    /// Partitions are independent, so each partition's messages are processed on its own
+    /// thread: parsing is as CPU-bound as indexing.
     pub fn index_batch(&mut self, messages: Vec<Message>, now_ms: i64) -> Result<BatchStats, LogStoreError> {
-        let mut stats = BatchStats::default();
-        let ctx = EnrichContext { now_ms, max_line_bytes: self.config.max_line_bytes };
-        // Reused across messages to avoid an allocation per message.
-        let mut events = std::mem::take(&mut self.events);
+        let mut by_partition: BTreeMap<u32, Vec<Message>> = BTreeMap::new();
         for message in messages {
-            stats.messages += 1;
-            let writer = self.writer(message.partition)?;
-            if message.offset < writer.position() {
-                stats.redelivered += 1;
-                continue;
-            }
-            let decoded = decode(&message);
-            if let Some(error) = &decoded.error {
-                stats.undecodable += 1;
-                tracing::warn!(partition = message.partition, offset = message.offset, %error, "kept an undecodable message as a flagged event");
-            }
-            events.clear();
-            for record in decoded.records {
-                if decoded.kind == PayloadKind::Lines {
-                    let end = record.offset + record.line.len() as u64;
-                    if !writer.admit(&record.stream, record.offset, end, now_ms) {
-                        stats.duplicates += 1;
-                        continue;
-                    }
-                }
-                enrich(record, decoded.kind, &ctx, &mut events);
-            }
-            writer.add(&events, message.offset + 1, now_ms)?;
-            stats.events += events.len() as u64;
-            record_event_metrics(&events);
+            by_partition.entry(message.partition).or_default().push(message);
         }
-        self.events = events;
+        for partition in by_partition.keys() {
+            self.writer(*partition)?;
+        }
+        let ctx = EnrichContext { now_ms, max_line_bytes: self.config.max_line_bytes };
+        let mut work: Vec<(&mut PartitionWriter, Vec<Message>)> = self
+            .writers
+            .iter_mut()
+            .filter_map(|(partition, writer)| by_partition.remove(partition).map(|messages| (writer, messages)))
+            .collect();
+        let results: Vec<Result<BatchStats, LogStoreError>> = match work.len() {
+            0 => Vec::new(),
+            1 => {
+                let (writer, messages) = work.pop().expect("one item");
+                vec![index_partition(writer, messages, &ctx)]
+            }
+            _ => std::thread::scope(|scope| {
+                let ctx = &ctx;
+                let handles: Vec<_> = work
+                    .into_iter()
+                    .map(|(writer, messages)| scope.spawn(move || index_partition(writer, messages, ctx)))
+                    .collect();
+                handles.into_iter().map(|handle| handle.join().expect("indexing a partition does not panic")).collect()
+            }),
+        };
+        let mut stats = BatchStats::default();
+        for result in results {
+            let partial = result?;
+            stats.messages += partial.messages;
+            stats.events += partial.events;
+            stats.duplicates += partial.duplicates;
+            stats.redelivered += partial.redelivered;
+            stats.undecodable += partial.undecodable;
+        }
         metrics::counter!(m::MESSAGES_TOTAL).increment(stats.messages);
         metrics::counter!(m::DUPLICATES_DROPPED_TOTAL).increment(stats.duplicates);
         metrics::counter!(m::REDELIVERED_SKIPPED_TOTAL).increment(stats.redelivered);
@@ -134,6 +139,43 @@ impl Indexer {
         }
         Ok(self.writers.get_mut(&partition).expect("inserted above"))
     }
+}
+
+/// Decodes, enriches and adds the messages of one partition, in offset order.
+fn index_partition(
+    writer: &mut PartitionWriter,
+    messages: Vec<Message>,
+    ctx: &EnrichContext,
+) -> Result<BatchStats, LogStoreError> {
+    let mut stats = BatchStats::default();
+    let mut events = Vec::new();
+    for message in messages {
+        stats.messages += 1;
+        if message.offset < writer.position() {
+            stats.redelivered += 1;
+            continue;
+        }
+        let decoded = decode(&message);
+        if let Some(error) = &decoded.error {
+            stats.undecodable += 1;
+            tracing::warn!(partition = message.partition, offset = message.offset, %error, "kept an undecodable message as a flagged event");
+        }
+        events.clear();
+        for record in decoded.records {
+            if decoded.kind == PayloadKind::Lines {
+                let end = record.offset + record.line.len() as u64;
+                if !writer.admit(&record.stream, record.offset, end, ctx.now_ms) {
+                    stats.duplicates += 1;
+                    continue;
+                }
+            }
+            enrich(record, decoded.kind, ctx, &mut events);
+        }
+        writer.add(&events, message.offset + 1, ctx.now_ms)?;
+        stats.events += events.len() as u64;
+        record_event_metrics(&events);
+    }
+    Ok(stats)
 }
 
 fn record_event_metrics(events: &[LogEvent]) {

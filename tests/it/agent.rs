@@ -154,3 +154,55 @@ async fn agent_to_kafka_to_pipeline() {
         assert_eq!(app.total(&[("source", &path.display().to_string())]).await, *lines);
     }
 }
+
+/// The broker is killed and restarted mid-stream (a durable storage engine, so it remembers):
+/// the agent retries, the pipeline reconnects, every line arrives exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_kill_and_restart_loses_and_duplicates_nothing() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let mut broker = Broker::start(BrokerStorage::Sqlite(work.path().join("broker.db")), work.path());
+    let topic = unique_name("restart-logs");
+    broker.create_topic(&topic, 2);
+    let config = format!(
+        "data_dir = \"{{data_dir}}\"\nlisten = \"{{listen}}\"\n[bus]\nlogs_topic = \"{topic}\"\n[bus.kafka]\nbrokers = \"{}\"\ngroup_id = \"{}\"\n",
+        broker.address(),
+        unique_name("group")
+    );
+    let app = TestApp::run_with_config(&config, "pipeline,query").await;
+    let logs = work.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("log dir");
+    let path = logs.join("orders.log");
+    let mut file = std::fs::File::create(&path).expect("orders.log");
+    let agent = start_agent(work.path(), &["--brokers", &broker.address(), "--topic", &topic], &logs.join("*.log"));
+    const LINES: usize = 6_000;
+    let source = path.display().to_string();
+    let mut write_lines = |range: std::ops::Range<usize>| {
+        for n in range {
+            file.write_all(sequenced_line(n).as_bytes()).expect("append");
+        }
+        file.flush().expect("flush");
+    };
+    write_lines(0..3_000);
+    wait_until("some orders indexed", Duration::from_secs(60), || {
+        let app = &app;
+        let source = source.clone();
+        async move { (app.total(&[("source", &source)]).await >= 2_000).then_some(()) }
+    })
+    .await;
+    broker.kill();
+    write_lines(3_000..4_000); // lines keep coming while the broker is down
+    tokio::time::sleep(Duration::from_secs(2)).await; // the outage itself
+    broker.restart();
+    write_lines(4_000..LINES);
+    let total = app.wait_total(&[("source", &source)], LINES as u64).await;
+    assert_eq!(total, LINES as u64, "agent log:\n{}", agent.output());
+    let mut seen = BTreeSet::new();
+    for page in 0..LINES / 1000 {
+        let offset = (page * 1000).to_string();
+        let found = app.search(&[("source", &source), ("sort", "asc"), ("limit", "1000"), ("offset", &offset)]).await;
+        for seq in seqs_of(&found.hits) {
+            assert!(seen.insert(seq), "seq{seq} twice");
+        }
+    }
+    assert_eq!(seen, (0..LINES).collect::<BTreeSet<_>>(), "every line exactly once");
+}

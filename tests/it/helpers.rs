@@ -23,6 +23,11 @@ pub struct TestApp {
 impl TestApp {
     /// `vigil up` with its own data directory.
     pub async fn up() -> TestApp {
+        TestApp::up_with_env(&[]).await
+    }
+
+    /// `vigil up` with `VIGIL__...` overrides in its environment.
+    pub async fn up_with_env(envs: &[(String, String)]) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let args = vec![
@@ -32,7 +37,7 @@ impl TestApp {
             "--listen".to_string(),
             format!("127.0.0.1:{port}"),
         ];
-        TestApp::start(dir, port, args, &[]).await
+        TestApp::start(dir, port, args, envs).await
     }
 
     /// `vigil run --config FILE` with the given config text (`{data_dir}` and `{listen}` are

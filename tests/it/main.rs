@@ -1,6 +1,7 @@
 //! End-to-end tests of the `vigil` binary: real processes, real broker, real data.
 
 mod agent;
+mod api;
 mod bad_input;
 mod crash;
 mod helpers;

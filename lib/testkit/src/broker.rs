@@ -14,8 +14,10 @@ use crate::{free_port, Process};
 pub enum BrokerStorage {
     /// Forgets everything when the broker stops.
     Memory,
-    /// A PostgreSQL URL: survives broker restarts.
+    /// A PostgreSQL URL (the database needs tansu's schema): survives broker restarts.
     Postgres(String),
+    /// A SQLite file (tansu creates its schema): survives broker restarts.
+    Sqlite(std::path::PathBuf),
 }
 
 pub struct Broker {
@@ -32,6 +34,7 @@ impl Broker {
         let engine = match storage {
             BrokerStorage::Memory => "memory://tansu/".to_string(),
             BrokerStorage::Postgres(url) => url,
+            BrokerStorage::Sqlite(path) => format!("sqlite://{}", path.display()),
         };
         let args = vec![
             "broker".to_string(),

@@ -26,6 +26,10 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
     let remaining = deadline.saturating_duration_since(Instant::now());
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        // A search whose budget is spent while it waited for a thread does not start.
+        if Instant::now() >= deadline {
+            return Err(timeout_error());
+        }
         work(deadline)
     });
     match tokio::time::timeout(remaining, task).await {
