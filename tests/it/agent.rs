@@ -1,7 +1,6 @@
 //! The agent as a separate process: files -> vigil-agent -> (HTTP | Kafka) -> pipeline -> search.
 
 use std::{
-    collections::BTreeSet,
     io::Write,
     path::{Path, PathBuf},
     time::Duration,
@@ -9,7 +8,7 @@ use std::{
 
 use vigil_testkit::{unique_name, wait_until, Broker, BrokerStorage, Process};
 
-use crate::helpers::{grep_count, lines_of, TestApp};
+use crate::helpers::{assert_each_seq_once, grep_count, kafka_config, lines_of, TestApp};
 
 /// `target/<profile>/vigil-agent`, built by `cargo test --workspace`.
 fn agent_binary() -> PathBuf {
@@ -59,14 +58,6 @@ fn sequenced_line(n: usize) -> String {
     // One ms apart from a fixed start, so time order is sequence order.
     let (s, ms) = (n / 1000, n % 1000);
     format!("2024-03-01T10:{:02}:{:02}.{ms:03}Z INFO order seq{n} shipped\n", s / 60, s % 60)
-}
-
-fn seqs_of(hits: &[vigil_model::search::LogHit]) -> Vec<usize> {
-    hits.iter()
-        .map(|hit| {
-            hit.message.split("seq").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).expect("seq")
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,15 +111,7 @@ async fn agent_over_http_ships_every_line_once_across_agent_kill_9() {
         "agent log:\n{}",
         agent.output()
     );
-    let mut seen = BTreeSet::new();
-    for page in 0..LINES / 1000 {
-        let offset = (page * 1000).to_string();
-        let found = app.search(&[("source", &source), ("sort", "asc"), ("limit", "1000"), ("offset", &offset)]).await;
-        for seq in seqs_of(&found.hits) {
-            assert!(seen.insert(seq), "seq{seq} twice");
-        }
-    }
-    assert_eq!(seen, (0..LINES).collect::<BTreeSet<_>>(), "every order line exactly once");
+    assert_each_seq_once(&app, ("source", &source), LINES).await;
     assert!(agent.stop(), "the agent exits cleanly on SIGTERM");
 }
 
@@ -139,11 +122,7 @@ async fn agent_to_kafka_to_pipeline() {
     let broker = Broker::start(BrokerStorage::Memory, work.path());
     let topic = unique_name("agent-logs");
     broker.create_topic(&topic, 3);
-    let config = format!(
-        "data_dir = \"{{data_dir}}\"\nlisten = \"{{listen}}\"\n[bus]\nlogs_topic = \"{topic}\"\n[bus.kafka]\nbrokers = \"{}\"\ngroup_id = \"{}\"\n",
-        broker.address(),
-        unique_name("group")
-    );
+    let config = kafka_config(&broker.address(), &topic);
     let app = TestApp::run_with_config(&config, "pipeline,query").await;
     let logs = work.path().join("logs");
     let files = copy_corpus(&data, &logs);
@@ -163,11 +142,7 @@ async fn broker_kill_and_restart_loses_and_duplicates_nothing() {
     let mut broker = Broker::start(BrokerStorage::Sqlite(work.path().join("broker.db")), work.path());
     let topic = unique_name("restart-logs");
     broker.create_topic(&topic, 2);
-    let config = format!(
-        "data_dir = \"{{data_dir}}\"\nlisten = \"{{listen}}\"\n[bus]\nlogs_topic = \"{topic}\"\n[bus.kafka]\nbrokers = \"{}\"\ngroup_id = \"{}\"\n",
-        broker.address(),
-        unique_name("group")
-    );
+    let config = kafka_config(&broker.address(), &topic);
     let app = TestApp::run_with_config(&config, "pipeline,query").await;
     let logs = work.path().join("logs");
     std::fs::create_dir_all(&logs).expect("log dir");
@@ -196,13 +171,5 @@ async fn broker_kill_and_restart_loses_and_duplicates_nothing() {
     write_lines(4_000..LINES);
     let total = app.wait_total(&[("source", &source)], LINES as u64).await;
     assert_eq!(total, LINES as u64, "agent log:\n{}", agent.output());
-    let mut seen = BTreeSet::new();
-    for page in 0..LINES / 1000 {
-        let offset = (page * 1000).to_string();
-        let found = app.search(&[("source", &source), ("sort", "asc"), ("limit", "1000"), ("offset", &offset)]).await;
-        for seq in seqs_of(&found.hits) {
-            assert!(seen.insert(seq), "seq{seq} twice");
-        }
-    }
-    assert_eq!(seen, (0..LINES).collect::<BTreeSet<_>>(), "every line exactly once");
+    assert_each_seq_once(&app, ("source", &source), LINES).await;
 }

@@ -130,6 +130,36 @@ impl TestApp {
     }
 }
 
+/// A `vigil run` config that uses Kafka at `brokers` for the log topic `topic`, with a
+/// consumer group of its own.
+pub fn kafka_config(brokers: &str, topic: &str) -> String {
+    format!(
+        "data_dir = \"{{data_dir}}\"\nlisten = \"{{listen}}\"\n[bus]\nlogs_topic = \"{topic}\"\n[bus.kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\n",
+        vigil_testkit::unique_name("group")
+    )
+}
+
+/// Pages through `filter` in time order and checks that the lines' `seq<N>` numbers are
+/// exactly 0..count, each once.
+pub async fn assert_each_seq_once(app: &TestApp, filter: (&str, &str), count: usize) {
+    let mut seen = std::collections::BTreeSet::new();
+    for page in 0..count.div_ceil(1000) {
+        let offset = (page * 1000).to_string();
+        let found = app.search(&[filter, ("sort", "asc"), ("limit", "1000"), ("offset", &offset)]).await;
+        for hit in found.hits {
+            let seq: usize = hit
+                .message
+                .split("seq")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no seq number in {:?}", hit.message));
+            assert!(seen.insert(seq), "seq{seq} indexed twice");
+        }
+    }
+    assert_eq!(seen, (0..count).collect(), "every line exactly once");
+}
+
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")

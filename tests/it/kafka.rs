@@ -9,23 +9,7 @@ use rdkafka::{
 };
 use vigil_testkit::{unique_name, Broker, BrokerStorage};
 
-use crate::helpers::{lines_of, TestApp};
-
-fn config(broker: &Broker, topic: &str) -> String {
-    format!(
-        r#"
-data_dir = "{{data_dir}}"
-listen = "{{listen}}"
-[bus]
-logs_topic = "{topic}"
-[bus.kafka]
-brokers = "{brokers}"
-group_id = "{group}"
-"#,
-        brokers = broker.address(),
-        group = unique_name("group"),
-    )
-}
+use crate::helpers::{kafka_config, lines_of, TestApp};
 
 /// Writes straight to the topic, the way a third-party producer (or a broken one) would.
 fn produce_raw(broker: &Broker, topic: &str, content_type: Option<&str>, payload: &[u8]) {
@@ -46,7 +30,7 @@ async fn logs_through_kafka_are_searchable_exactly_once_across_a_crash() {
     let broker = Broker::start(BrokerStorage::Memory, logs.path());
     let topic = unique_name("vigil-logs");
     broker.create_topic(&topic, 3);
-    let mut app = TestApp::run_with_config(&config(&broker, &topic), "ingest,pipeline,query").await;
+    let mut app = TestApp::run_with_config(&kafka_config(&broker.address(), &topic), "ingest,pipeline,query").await;
 
     let mut expected = 0;
     for system in ["HDFS", "Spark", "OpenSSH"] {

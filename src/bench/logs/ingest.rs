@@ -32,6 +32,16 @@ pub struct Throughput {
     pub cpu_cores: f64,
 }
 
+impl Throughput {
+    fn of(corpus: &Corpus, elapsed_s: f64, cpu_s: f64) -> Throughput {
+        Throughput {
+            mb_per_s: corpus.bytes as f64 / 1e6 / elapsed_s,
+            lines_per_s: corpus.lines.len() as f64 / elapsed_s,
+            cpu_cores: cpu_s / elapsed_s,
+        }
+    }
+}
+
 fn records(corpus: &Corpus) -> impl Iterator<Item = LogRecord> + '_ {
     corpus.lines.iter().enumerate().map(|(i, (service, source, line))| LogRecord {
         line: line.clone(),
@@ -85,12 +95,7 @@ pub async fn end_to_end(corpus: &Corpus, dir: &Path) -> anyhow::Result<Throughpu
     })
     .await
     .context("bench pipeline thread panicked")??;
-    let cpu = cpu_seconds() - cpu_start;
-    Ok(Throughput {
-        mb_per_s: corpus.bytes as f64 / 1e6 / elapsed,
-        lines_per_s: corpus.lines.len() as f64 / elapsed,
-        cpu_cores: cpu / elapsed,
-    })
+    Ok(Throughput::of(corpus, elapsed, cpu_seconds() - cpu_start))
 }
 
 /// The same documents (parsed beforehand, not timed) into one tantivy index with the same
@@ -120,12 +125,7 @@ pub async fn bare_tantivy(corpus: &Corpus, dir: &Path) -> anyhow::Result<Through
     })
     .await
     .context("bench tantivy thread panicked")??;
-    let cpu = cpu_seconds() - cpu_start;
-    Ok(Throughput {
-        mb_per_s: corpus.bytes as f64 / 1e6 / elapsed,
-        lines_per_s: corpus.lines.len() as f64 / elapsed,
-        cpu_cores: cpu / elapsed,
-    })
+    Ok(Throughput::of(corpus, elapsed, cpu_seconds() - cpu_start))
 }
 
 pub fn dir_bytes(dir: &Path) -> anyhow::Result<u64> {
