@@ -3,6 +3,7 @@
 use std::ops::Bound;
 
 use tantivy::{
+    query_grammar::{UserInputAst, UserInputLeaf},
     query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermQuery},
     schema::{Field, IndexRecordOption},
     tokenizer::TokenizerManager,
@@ -13,6 +14,10 @@ use crate::{LogSchema, LogStoreError};
 
 /// Longest query string accepted.
 pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+
+/// Longest regular expression (`message:/.../`) accepted: the automaton built from it is
+/// matched against whole term dictionaries.
+pub const MAX_REGEX_BYTES: usize = 256;
 
 /// What to match: `q` in tantivy's Lucene-like syntax (message by default, AND between terms)
 /// and exact filters. Empty `q` matches everything.
@@ -79,9 +84,29 @@ pub(crate) fn i64_range(field: Field, from: Option<i64>, until: Option<i64>) -> 
 }
 
 fn parse_user_query(schema: &LogSchema, q: &str) -> Result<Box<dyn Query>, LogStoreError> {
+    if let Ok(ast) = tantivy::query_grammar::parse_query(q) {
+        check_regex_lengths(&ast)?;
+    }
     let mut parser = QueryParser::new(schema.schema.clone(), vec![schema.message], TokenizerManager::default());
     parser.set_conjunction_by_default();
+    parser.allow_regexes();
     parser.parse_query(q).map_err(|error| describe_parse_error(schema, q, error))
+}
+
+fn check_regex_lengths(ast: &UserInputAst) -> Result<(), LogStoreError> {
+    match ast {
+        UserInputAst::Clause(clauses) => clauses.iter().try_for_each(|(_, clause)| check_regex_lengths(clause)),
+        UserInputAst::Boost(inner, _) => check_regex_lengths(inner),
+        UserInputAst::Leaf(leaf) => match leaf.as_ref() {
+            UserInputLeaf::Regex { pattern, .. } if pattern.len() > MAX_REGEX_BYTES => {
+                Err(LogStoreError::OverLimit(format!(
+                    "regular expression of {} bytes in q, over the limit of {MAX_REGEX_BYTES} bytes",
+                    pattern.len()
+                )))
+            }
+            _ => Ok(()),
+        },
+    }
 }
 
 /// Turns tantivy's parse errors into messages that say where and what to do.
@@ -131,6 +156,15 @@ mod tests {
     }
 
     #[test]
+    fn long_regexes_are_refused_naming_the_limit() {
+        let filter = LogFilter { q: format!("message:/{}/", "a".repeat(300)), ..Default::default() };
+        match filter.to_query(&LogSchema::new()) {
+            Err(LogStoreError::OverLimit(message)) => assert!(message.contains("256"), "{message}"),
+            other => panic!("expected a limit error, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
     fn valid_queries_parse() {
         for q in [
             "error",
@@ -139,9 +173,12 @@ mod tests {
             "attributes.status:500",
             "offset:[10 TO 20]",
             "conn*",
+            "message:/err.r/",
         ] {
             let filter = LogFilter { q: q.to_string(), ..Default::default() };
-            assert!(filter.to_query(&LogSchema::new()).is_ok(), "{q}");
+            if let Err(error) = filter.to_query(&LogSchema::new()) {
+                panic!("{q}: {error}");
+            }
         }
     }
 }
