@@ -139,7 +139,7 @@ async fn agent_to_kafka_to_pipeline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_kill_and_restart_loses_and_duplicates_nothing() {
     let work = tempfile::tempdir().expect("tempdir");
-    let mut broker = Broker::start(BrokerStorage::Sqlite(work.path().join("broker.db")), work.path());
+    let mut broker = Broker::start(BrokerStorage::Sqlite(work.path().to_path_buf()), work.path());
     let topic = unique_name("restart-logs");
     broker.create_topic(&topic, 2);
     let config = kafka_config(&broker.address(), &topic);

@@ -16,7 +16,8 @@ pub enum BrokerStorage {
     Memory,
     /// A PostgreSQL URL (the database needs tansu's schema): survives broker restarts.
     Postgres(String),
-    /// A SQLite file (tansu creates its schema): survives broker restarts.
+    /// A SQLite database in this directory (tansu creates its schema): survives broker
+    /// restarts.
     Sqlite(std::path::PathBuf),
 }
 
@@ -31,10 +32,11 @@ impl Broker {
     pub fn start(storage: BrokerStorage, log_dir: &Path) -> Broker {
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
-        let engine = match storage {
-            BrokerStorage::Memory => "memory://tansu/".to_string(),
-            BrokerStorage::Postgres(url) => url,
-            BrokerStorage::Sqlite(path) => format!("sqlite://{}", path.display()),
+        // tansu reads a sqlite:// path relative to its working directory.
+        let (engine, cwd) = match storage {
+            BrokerStorage::Memory => ("memory://tansu/".to_string(), None),
+            BrokerStorage::Postgres(url) => (url, None),
+            BrokerStorage::Sqlite(dir) => ("sqlite://tansu.db".to_string(), Some(dir)),
         };
         let args = vec![
             "broker".to_string(),
@@ -45,7 +47,8 @@ impl Broker {
             "--storage-engine".to_string(),
             engine,
         ];
-        let process = Process::start(&tansu_path(), &args, &[], &log_dir.join(format!("tansu-{port}.log")));
+        let log = log_dir.join(format!("tansu-{port}.log"));
+        let process = Process::start_in(cwd.as_deref(), &tansu_path(), &args, &[], &log);
         let broker = Broker { process, port };
         broker.wait_accepting();
         broker

@@ -11,17 +11,30 @@ pub struct Process {
     args: Vec<String>,
     envs: Vec<(String, String)>,
     log: PathBuf,
+    cwd: Option<PathBuf>,
     child: Option<Child>,
 }
 
 impl Process {
     /// Starts `program args...`, appending stdout and stderr to `log`.
     pub fn start(program: &Path, args: &[String], envs: &[(String, String)], log: &Path) -> Process {
+        Process::start_in(None, program, args, envs, log)
+    }
+
+    /// Like [`Process::start`], in the working directory `cwd` when given.
+    pub fn start_in(
+        cwd: Option<&Path>,
+        program: &Path,
+        args: &[String],
+        envs: &[(String, String)],
+        log: &Path,
+    ) -> Process {
         let mut process = Process {
             program: program.to_path_buf(),
             args: args.to_vec(),
             envs: envs.to_vec(),
             log: log.to_path_buf(),
+            cwd: cwd.map(Path::to_path_buf),
             child: None,
         };
         process.restart();
@@ -32,7 +45,11 @@ impl Process {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "restart needs the old process gone first");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("test log file opens");
-        let child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        if let Some(cwd) = &self.cwd {
+            command.current_dir(cwd);
+        }
+        let child = command
             .args(&self.args)
             .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string()))

@@ -3,8 +3,8 @@
 use std::ops::Bound;
 
 use tantivy::{
-    query_grammar::{UserInputAst, UserInputLeaf},
     query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermQuery},
+    query_grammar::{UserInputAst, UserInputLeaf},
     schema::{Field, IndexRecordOption},
     tokenizer::TokenizerManager,
     Term,
