@@ -105,11 +105,20 @@ impl Indexer {
     /// the bus commit that may follow.
     pub fn commit(&mut self) -> Result<Vec<(u32, u64)>, LogStoreError> {
         let started = Instant::now();
+        // A commit waits for tantivy to write out its segments: partitions do it in parallel.
+        let results: Vec<Result<Option<(u32, u64)>, LogStoreError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .writers
+                .iter_mut()
+                .map(|(partition, writer)| {
+                    scope.spawn(move || Ok(writer.commit()?.then(|| (*partition, writer.position()))))
+                })
+                .collect();
+            handles.into_iter().map(|handle| handle.join().expect("committing a partition does not panic")).collect()
+        });
         let mut committed = Vec::new();
-        for (partition, writer) in &mut self.writers {
-            if writer.commit()? {
-                committed.push((*partition, writer.position()));
-            }
+        for result in results {
+            committed.extend(result?);
         }
         self.last_commit = Instant::now();
         if !committed.is_empty() {

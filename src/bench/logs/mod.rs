@@ -87,6 +87,12 @@ pub async fn run(args: LogsBenchArgs) -> anyhow::Result<()> {
         "MB/s",
     );
     report.add("ingest_bare_tantivy_mb_per_s", bare_mb, "MB/s");
+    report.add("ingest_bare_tantivy_cpu_cores", median(bare.iter().map(|m| m.cpu_cores).collect()), "cores");
+    report.add(
+        "ingest_bare_tantivy_mb_per_s_per_core",
+        median(bare.iter().map(|m| m.mb_per_s / m.cpu_cores.max(0.01)).collect()),
+        "MB/s",
+    );
     report.add("ingest_ratio_e2e_vs_bare", e2e_mb / bare_mb, "x");
     let index_dir = last_index.context("at least one run")?;
     let index_bytes = ingest::dir_bytes(&index_dir.join("logs"))?;
