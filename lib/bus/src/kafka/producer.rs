@@ -28,6 +28,9 @@ impl KafkaProducer {
             ("compression.type", config.compression.clone()),
             ("linger.ms", "5".to_string()),
             ("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string()),
+            // librdkafka's own 1 MB default refuses a full agent batch before compression;
+            // the broker still enforces its limit on the compressed batch.
+            ("message.max.bytes", (16 << 20).to_string()),
         ];
         let producer = config
             .client_config(&defaults)
