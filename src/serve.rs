@@ -70,8 +70,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("failed to create the data directory {}", config.data_dir.display()))?;
+    let _lock = vigil_common::data_dir::lock(&config.data_dir)?;
     let bus = open_bus(&config, roles)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {

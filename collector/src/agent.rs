@@ -33,8 +33,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     config.validate().map_err(|errors| anyhow::anyhow!("invalid config:\n{errors}"))?;
     let server = listener.map(|listener| tokio::spawn(serve_observability(listener)));
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("failed to create data directory {}", config.data_dir.display()))?;
+    let _lock = vigil_common::data_dir::lock(&config.data_dir)?;
     let checkpoints = Arc::new(CheckpointStore::open(&config.data_dir)?);
     let host = config.host_name();
     let shared = Arc::new(Shared {
