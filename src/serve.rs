@@ -97,7 +97,9 @@ pub async fn run(
     if roles.query {
         router = router.merge(vigil_query::router(&config.logs_dir(), config.query.clone()));
     }
-    let router = router.fallback(vigil_common::http::not_found);
+    let router = router
+        .fallback(vigil_common::http::not_found)
+        .layer(axum::middleware::from_fn(vigil_common::http::track_requests));
 
     let pipeline = if roles.pipeline {
         let resume = vigil_pipeline::resume_fn(&config.logs_dir());

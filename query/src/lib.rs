@@ -7,7 +7,6 @@
 pub mod config;
 mod error;
 mod handlers;
-mod metrics;
 pub mod params;
 
 use std::{path::Path, sync::Arc};

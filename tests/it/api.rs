@@ -49,6 +49,10 @@ async fn metrics_health_and_unknown_paths() {
         app.client.get(format!("{}/metrics", app.base)).send().await.expect("metrics").text().await.expect("text");
     assert!(metrics.contains("vigil_pipeline_events_indexed_total"), "{metrics}");
     assert!(metrics.contains("vigil_pipeline_events_flagged_total{flag=\"invalid_utf8\"}"), "{metrics}");
+    assert!(
+        metrics.contains("vigil_http_requests_total{route=\"/api/v1/logs/ingest\",method=\"POST\",status=\"200\"}"),
+        "{metrics}"
+    );
     let (status, body) = app.get("/api/v1/nothing-here", &[]).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");

@@ -1,7 +1,11 @@
 //! The one HTTP error type ([`ApiError`]) and the routes every role serves.
 
+use std::time::Instant;
+
 use axum::{
+    extract::{MatchedPath, Request},
     http::StatusCode,
+    middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
     Json, Router,
@@ -66,4 +70,29 @@ pub fn observability_routes() -> Router {
 /// Answers unknown paths with the standard error body instead of an empty 404.
 pub async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such endpoint: see the README for the API")
+}
+
+/// Requests answered, by route template, method and status.
+pub const HTTP_REQUESTS_TOTAL: &str = "vigil_http_requests_total";
+/// Time to answer, by route template and method.
+pub const HTTP_REQUEST_SECONDS: &str = "vigil_http_request_seconds";
+
+/// Middleware (`axum::middleware::from_fn(track_requests)`): one span per request and the
+/// request metrics, labelled by route template so the label set stays bounded.
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let span = tracing::debug_span!("request", %method, %route);
+    let response = tracing::Instrument::instrument(next.run(request), span).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(HTTP_REQUESTS_TOTAL, "route" => route.clone(), "method" => method.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!(HTTP_REQUEST_SECONDS, "route" => route, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    response
 }

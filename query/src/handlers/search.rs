@@ -11,7 +11,7 @@ use vigil_logstore::search::{self, SearchRequest};
 use vigil_model::search::SearchResponse;
 
 use super::run_blocking;
-use crate::{error::to_api_error, metrics as m, params::Params, AppState};
+use crate::{error::to_api_error, params::Params, AppState};
 
 pub async fn search(
     State(state): State<AppState>,
@@ -35,8 +35,6 @@ pub async fn search(
     let reader = state.reader.clone();
     let found =
         run_blocking(&state, move |deadline| search::search(&reader, &request, deadline).map_err(to_api_error)).await;
-    metrics::counter!(m::REQUESTS_TOTAL, "route" => "search", "ok" => found.is_ok().to_string()).increment(1);
-    metrics::histogram!(m::REQUEST_SECONDS, "route" => "search").record(started.elapsed().as_secs_f64());
     let found = found?;
     Ok(Json(SearchResponse { total: found.total, hits: found.hits, took_ms: started.elapsed().as_millis() as u64 }))
 }
