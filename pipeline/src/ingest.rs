@@ -5,9 +5,9 @@
 //! (`application/x-ndjson` or `application/json`) or plain lines (`text/plain`).
 
 use axum::{
-    body::Bytes,
-    extract::{rejection::BytesRejection, DefaultBodyLimit, State},
-    http::HeaderMap,
+    body::Body,
+    extract::State,
+    http::{header, HeaderMap},
     routing::post,
     Json, Router,
 };
@@ -37,27 +37,38 @@ struct IngestState {
 
 /// The ingest route, appending to `topic` through `producer`.
 pub fn router(producer: Producer, topic: &str, max_body_bytes: usize) -> Router {
-    Router::new()
-        .route("/api/v1/logs/ingest", post(ingest))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(IngestState { producer, topic: topic.to_string(), max_body_bytes })
+    Router::new().route("/api/v1/logs/ingest", post(ingest)).with_state(IngestState {
+        producer,
+        topic: topic.to_string(),
+        max_body_bytes,
+    })
 }
 
 async fn ingest(
     State(state): State<IngestState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
-    let body = body.map_err(|rejection| {
+    let too_large = || {
         ApiError::new(
             ErrorCode::PayloadTooLarge,
-            format!(
-                "request body rejected ({rejection}): the limit is {} bytes; send smaller batches",
-                state.max_body_bytes
-            ),
+            format!("request body over the limit of {} bytes: send smaller batches", state.max_body_bytes),
         )
+    };
+    // Refuse on the announced length before reading anything.
+    let announced =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|length| length > state.max_body_bytes) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(body, state.max_body_bytes).await.map_err(|error| {
+        if std::error::Error::source(&error).is_some_and(|source| source.is::<http_body_util::LengthLimitError>()) {
+            too_large()
+        } else {
+            ApiError::bad_request(format!("failed to read the request body: {error}"))
+        }
     })?;
-    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
     let encoding = content_type.and_then(|value| Encoding::from_content_type(Some(value))).ok_or_else(|| {
         ApiError::new(
             ErrorCode::UnsupportedMediaType,
