@@ -60,7 +60,9 @@ pub async fn run(
             Err(error) => return Err(error).context("failed to consume logs"),
         };
         let mut owned = indexer.take().expect("the indexer is returned after each batch");
+        let span = tracing::debug_span!("index_batch", messages = messages.len());
         let (owned, committed) = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let result = (|| {
                 if !messages.is_empty() {
                     owned.index_batch(messages, now_ms())?;

@@ -155,3 +155,19 @@ pub(crate) fn epoch_int_to_ms(v: u64) -> Option<i64> {
     let ms = i64::try_from(ms).ok()?;
     PLAUSIBLE_MS.contains(&ms).then_some(ms)
 }
+
+impl Parts {
+    /// Parts from a date and a clock reading; out-of-range numbers become 0 (rejected later).
+    pub(super) fn at(year: Option<u32>, month: u64, day: u64, clock: super::clock::Clock, offset_secs: i32) -> Parts {
+        Parts {
+            year: year.and_then(|y| i32::try_from(y).ok()),
+            month: u32::try_from(month).unwrap_or(0),
+            day: u32::try_from(day).unwrap_or(0),
+            hour: clock.hour,
+            minute: clock.minute,
+            second: clock.second,
+            millis: clock.millis,
+            offset_secs,
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! (`18 Jan 2019 10:00:00,123`).
 
 use super::civil::{is_weekday_abbrev, month_from_abbrev, Parts};
-use super::clock::{clock, zone_maybe_spaced, Clock};
+use super::clock::{clock, zone_maybe_spaced};
 use crate::cursor::Cursor;
 
 /// Reads a month-name timestamp at the cursor, advancing past it on success.
@@ -20,6 +20,19 @@ pub(crate) fn scan(c: &mut Cursor<'_>) -> Option<Parts> {
 }
 
 /// A three-letter month name followed by a non-letter.
+/// `Mon D[D] ` (blanks after each): the month and day shared by the BSD and ctime shapes.
+fn month_day(t: &mut Cursor<'_>) -> Option<(u32, u64)> {
+    let month = month(t)?;
+    if t.skip_blanks() == 0 {
+        return None;
+    }
+    let (day, _) = t.digits_between(1, 2)?;
+    if t.skip_blanks() == 0 {
+        return None;
+    }
+    Some((month, day))
+}
+
 fn month(t: &mut Cursor<'_>) -> Option<u32> {
     let m = month_from_abbrev(t.letters3()?)?;
     if t.peek().is_some_and(|b| b.is_ascii_alphabetic()) {
@@ -31,14 +44,7 @@ fn month(t: &mut Cursor<'_>) -> Option<u32> {
 /// `Mon D[D] [YYYY ]HH:MM:SS[.f]` (day may be space-padded). The year is usually absent.
 fn bsd(c: &mut Cursor<'_>) -> Option<Parts> {
     let mut t = *c;
-    let month = month(&mut t)?;
-    if t.skip_blanks() == 0 {
-        return None;
-    }
-    let (day, _) = t.digits_between(1, 2)?;
-    if t.skip_blanks() == 0 {
-        return None;
-    }
+    let (month, day) = month_day(&mut t)?;
     let mut year = None;
     let mut y = t;
     if let Some(v) = y.digits(4) {
@@ -49,7 +55,7 @@ fn bsd(c: &mut Cursor<'_>) -> Option<Parts> {
     }
     let clock = clock(&mut t, b':')?;
     *c = t;
-    Some(build(year, month, day, clock, 0))
+    Some(Parts::at(year, u64::from(month), day, clock, 0))
 }
 
 /// `Www Mon D[D] HH:MM:SS[.f] [ZONE ]YYYY` (C `ctime`, Apache error log, Java `Date`).
@@ -63,14 +69,7 @@ fn ctime(c: &mut Cursor<'_>) -> Option<Parts> {
     if t.skip_blanks() == 0 {
         return None;
     }
-    let month = month(&mut t)?;
-    if t.skip_blanks() == 0 {
-        return None;
-    }
-    let (day, _) = t.digits_between(1, 2)?;
-    if t.skip_blanks() == 0 {
-        return None;
-    }
+    let (month, day) = month_day(&mut t)?;
     let clock = clock(&mut t, b':')?;
     if t.skip_blanks() == 0 {
         return None;
@@ -86,7 +85,7 @@ fn ctime(c: &mut Cursor<'_>) -> Option<Parts> {
         return None;
     }
     *c = t;
-    Some(build(Some(year), month, day, clock, 0))
+    Some(Parts::at(Some(year), u64::from(month), day, clock, 0))
 }
 
 /// `DD/Mon/YYYY:HH:MM:SS +zzzz`, `DD-Mon-YYYY HH:MM:SS` and `DD Mon YYYY HH:MM:SS`.
@@ -108,18 +107,5 @@ fn day_first(c: &mut Cursor<'_>) -> Option<Parts> {
     let clock = clock(&mut t, b':')?;
     let offset = zone_maybe_spaced(&mut t);
     *c = t;
-    Some(build(Some(year), month, day, clock, offset))
-}
-
-fn build(year: Option<u32>, month: u32, day: u64, c: Clock, offset_secs: i32) -> Parts {
-    Parts {
-        year: year.and_then(|y| i32::try_from(y).ok()),
-        month,
-        day: u32::try_from(day).unwrap_or(0),
-        hour: c.hour,
-        minute: c.minute,
-        second: c.second,
-        millis: c.millis,
-        offset_secs,
-    }
+    Some(Parts::at(Some(year), u64::from(month), day, clock, offset))
 }

@@ -33,7 +33,7 @@ pub(crate) fn scan_glog(c: &mut Cursor<'_>) -> Option<Parts> {
     }
     let clock = clock(&mut t, b':')?;
     *c = t;
-    Some(parts(None, u64::from(month), u64::from(day), clock, 0))
+    Some(Parts::at(None, u64::from(month), u64::from(day), clock, 0))
 }
 
 fn count_digits(s: &[u8]) -> usize {
@@ -96,7 +96,7 @@ fn hdfs(t: &mut Cursor<'_>) -> Option<Parts> {
         return None;
     }
     let clock = compact_clock(t)?;
-    Some(parts(Some(century(yy)), u64::from(month), u64::from(day), clock, 0))
+    Some(Parts::at(Some(century(yy)), u64::from(month), u64::from(day), clock, 0))
 }
 
 fn compact_clock(t: &mut Cursor<'_>) -> Option<Clock> {
@@ -153,18 +153,5 @@ fn century(yy: u32) -> u32 {
 
 fn with_zone(t: &mut Cursor<'_>, year: Option<u32>, month: u64, day: u64, c: Clock) -> Parts {
     let offset = zone_maybe_spaced(t);
-    parts(year, month, day, c, offset)
-}
-
-fn parts(year: Option<u32>, month: u64, day: u64, c: Clock, offset_secs: i32) -> Parts {
-    Parts {
-        year: year.and_then(|y| i32::try_from(y).ok()),
-        month: u32::try_from(month).unwrap_or(0),
-        day: u32::try_from(day).unwrap_or(0),
-        hour: c.hour,
-        minute: c.minute,
-        second: c.second,
-        millis: c.millis,
-        offset_secs,
-    }
+    Parts::at(year, month, day, c, offset)
 }
