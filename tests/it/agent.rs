@@ -54,6 +54,18 @@ fn copy_corpus(data: &Path, dir: &Path) -> Vec<(PathBuf, u64)> {
     .collect()
 }
 
+/// Per file: every line stored, and word counts equal to `grep -c` over the file.
+async fn assert_files_match_grep(app: &TestApp, files: &[(PathBuf, u64)]) {
+    for (path, lines) in files {
+        let source = path.display().to_string();
+        assert_eq!(app.total(&[("source", &source)]).await, *lines, "{source}");
+        for word in ["error", "info", "exception", "failed", "session", "block"] {
+            let found = app.total(&[("source", &source), ("q", word)]).await;
+            assert_eq!(found, grep_count(path, word), "{source}: q={word} vs grep -c");
+        }
+    }
+}
+
 fn sequenced_line(n: usize) -> String {
     // One ms apart from a fixed start, so time order is sequence order.
     let (s, ms) = (n / 1000, n % 1000);
@@ -71,14 +83,7 @@ async fn agent_over_http_ships_every_line_once_across_agent_kill_9() {
 
     let expected: u64 = files.iter().map(|(_, lines)| lines).sum();
     assert_eq!(app.wait_total(&[("service", "shop")], expected).await, expected, "agent log:\n{}", agent.output());
-    for (path, lines) in &files {
-        let source = path.display().to_string();
-        assert_eq!(app.total(&[("source", &source)]).await, *lines, "{source}");
-        for word in ["error", "info", "exception", "failed", "session", "block"] {
-            let found = app.total(&[("source", &source), ("q", word)]).await;
-            assert_eq!(found, grep_count(path, word), "{source}: q={word} vs grep -c");
-        }
-    }
+    assert_files_match_grep(&app, &files).await;
     let hit = &app.search(&[("source", &files[0].0.display().to_string()), ("limit", "1")]).await.hits[0];
     assert_eq!((hit.host.as_str(), hit.attributes.get("env").map(String::as_str)), ("web-1", Some("test")));
 
@@ -129,9 +134,7 @@ async fn agent_to_kafka_to_pipeline() {
     let agent = start_agent(work.path(), &["--brokers", &broker.address(), "--topic", &topic], &logs.join("*.log"));
     let expected: u64 = files.iter().map(|(_, lines)| lines).sum();
     assert_eq!(app.wait_total(&[], expected).await, expected, "agent log:\n{}", agent.output());
-    for (path, lines) in &files {
-        assert_eq!(app.total(&[("source", &path.display().to_string())]).await, *lines);
-    }
+    assert_files_match_grep(&app, &files).await;
 }
 
 /// The broker is killed and restarted mid-stream (a durable storage engine, so it remembers):
