@@ -10,6 +10,10 @@ pub struct PipelineConfig {
     /// Longest time between index commits: bounds how long a line takes to become searchable.
     #[serde(with = "humantime_serde")]
     pub commit_interval: Duration,
+    /// Longest time between commits while the pipeline is catching up on a backlog (fewer,
+    /// larger segments: less merging, more throughput).
+    #[serde(with = "humantime_serde")]
+    pub catch_up_commit_interval: Duration,
     /// Commit earlier once this many events wait.
     pub commit_max_events: u64,
     /// Width of a split's arrival bucket.
@@ -30,6 +34,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             commit_interval: Duration::from_secs(1),
+            catch_up_commit_interval: Duration::from_secs(5),
             commit_max_events: 500_000,
             split_bucket: Duration::from_secs(3600),
             retention: Duration::from_secs(7 * 24 * 3600),

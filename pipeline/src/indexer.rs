@@ -96,9 +96,13 @@ impl Indexer {
     }
 
     /// True when the oldest uncommitted event has waited `commit_interval`, or enough wait.
-    pub fn should_commit(&self) -> bool {
+    /// While the pipeline is `catching_up` (the bus handed it a full batch, so more is
+    /// waiting), `catch_up_commit_interval` applies instead: every commit writes new small
+    /// segments that must be merged later, and lines are already late.
+    pub fn should_commit(&self, catching_up: bool) -> bool {
         let pending: u64 = self.writers.values().map(PartitionWriter::pending_docs).sum();
-        pending >= self.config.commit_max_events || self.last_commit.elapsed() >= self.config.commit_interval
+        let interval = if catching_up { self.config.catch_up_commit_interval } else { self.config.commit_interval };
+        pending >= self.config.commit_max_events || self.last_commit.elapsed() >= interval
     }
 
     /// Commits every partition with changes; returns `(partition, next_offset)` of each, for

@@ -60,6 +60,7 @@ pub async fn run(
             Err(error) => return Err(error).context("failed to consume logs"),
         };
         let mut owned = indexer.take().expect("the indexer is returned after each batch");
+        let catching_up = messages.len() >= config.max_batch_messages;
         let span = tracing::debug_span!("index_batch", messages = messages.len());
         let (owned, committed) = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
@@ -67,7 +68,7 @@ pub async fn run(
                 if !messages.is_empty() {
                     owned.index_batch(messages, now_ms())?;
                 }
-                if owned.should_commit() {
+                if owned.should_commit(catching_up) {
                     return owned.commit();
                 }
                 Ok(Vec::new())

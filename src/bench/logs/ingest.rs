@@ -24,6 +24,8 @@ use super::corpus::Corpus;
 const TOPIC: &str = "bench.logs";
 const LINES_PER_MESSAGE: usize = 1_000;
 const PARTITIONS: u32 = 2;
+/// Bus messages per batch (1,000 lines each), as the pipeline takes them.
+const BATCH_MESSAGES: usize = 64;
 
 pub struct Throughput {
     pub mb_per_s: f64,
@@ -81,10 +83,11 @@ pub async fn end_to_end(corpus: &Corpus, dir: &Path) -> anyhow::Result<Throughpu
         let mut indexer = Indexer::new(&logs_dir, pipeline_config);
         let mut seen = 0u64;
         while seen < messages {
-            let batch = handle.block_on(consumer.recv_batch(64, std::time::Duration::from_millis(100)))?;
+            let batch = handle.block_on(consumer.recv_batch(BATCH_MESSAGES, std::time::Duration::from_millis(100)))?;
+            let catching_up = batch.len() >= BATCH_MESSAGES;
             seen += batch.len() as u64;
             indexer.index_batch(batch, now_ms())?;
-            if indexer.should_commit() {
+            if indexer.should_commit(catching_up) {
                 indexer.commit()?;
             }
         }
