@@ -46,10 +46,39 @@ pub fn decode(message: &Message) -> Decoded {
             }
             Err(error) => undecodable(message, format!("invalid log batch: {error}")),
         },
-        Some(Encoding::JsonLines) => Decoded { kind: PayloadKind::Json, records: split_lines(message), error: None },
+        Some(Encoding::JsonLines) => Decoded {
+            kind: PayloadKind::Json,
+            records: whole_json_document(message).unwrap_or_else(|| split_lines(message)),
+            error: None,
+        },
         Some(Encoding::PlainLines) => Decoded { kind: PayloadKind::Lines, records: split_lines(message), error: None },
         None => undecodable(message, format!("unsupported content type {:?}", header.unwrap_or(""))),
     }
+}
+
+/// A payload that is one JSON document as a whole (a pretty-printed object, or an array of
+/// events, as `application/json` senders write): one record per event. `None` when the
+/// payload is not a single document, which is the usual case of one object per line.
+fn whole_json_document(message: &Message) -> Option<Vec<LogRecord>> {
+    let text = message.payload.trim_ascii_start();
+    if !text.starts_with(b"[") && !(text.starts_with(b"{") && text.contains(&b'\n')) {
+        return None;
+    }
+    let events = match serde_json::from_slice::<serde_json::Value>(&message.payload).ok()? {
+        serde_json::Value::Array(events) => events,
+        object @ serde_json::Value::Object(_) => vec![object],
+        _ => return None,
+    };
+    Some(
+        events
+            .iter()
+            .enumerate()
+            .map(|(index, event)| {
+                let line = serde_json::to_vec(event).expect("a parsed JSON value serializes");
+                LogRecord { offset: index as u64, ..record_from_message(message, line) }
+            })
+            .collect(),
+    )
 }
 
 /// One record per non-blank line; its `offset` is the line's byte position in the payload,
@@ -115,6 +144,19 @@ mod tests {
         assert_eq!(decoded.kind, PayloadKind::Json);
         assert_eq!(decoded.records.len(), 2);
         assert_eq!(decoded.records[1].line, b"{\"b\":2}");
+    }
+
+    #[test]
+    fn a_json_array_or_a_pretty_printed_object_is_one_document() {
+        let decoded = decode(&message(Some("application/json"), b"[{\"msg\":\"a\"},\n {\"msg\":\"b\"}]"));
+        assert_eq!(decoded.records.len(), 2);
+        assert_eq!(decoded.records[1].line, br#"{"msg":"b"}"#);
+        let decoded =
+            decode(&message(Some("application/json"), b"{\n  \"msg\": \"pretty\",\n  \"level\": \"warn\"\n}\n"));
+        assert_eq!(decoded.records.len(), 1);
+        assert_eq!(decoded.records[0].line, br#"{"level":"warn","msg":"pretty"}"#);
+        let decoded = decode(&message(None, b"{\"a\":1}\n{\"b\":2}\n"));
+        assert_eq!(decoded.records.len(), 2, "one object per line stays one record per line");
     }
 
     #[test]
