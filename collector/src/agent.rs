@@ -136,6 +136,10 @@ impl Supervisor {
         let known: HashSet<FileId> = self.files.keys().copied().collect();
         let scanned = tokio::task::spawn_blocking(move || scan_and_open(&discovery, &known)).await;
         let (found, opened) = scanned.expect("a scan does not panic");
+        if self.first_scan && found.is_empty() {
+            // The commonest first-run mistake is a path that matches nothing: say so.
+            tracing::warn!(paths = ?self.discovery.patterns(), "no file matches the configured paths; rescanning until one appears");
+        }
         let seen: HashMap<FileId, &Found> = found.iter().map(|found| (found.id, found)).collect();
         for (id, handle) in &self.files {
             match seen.get(id) {

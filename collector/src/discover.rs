@@ -44,6 +44,11 @@ impl Discovery {
         Ok(Discovery { inputs })
     }
 
+    /// Every include pattern, for messages.
+    pub fn patterns(&self) -> Vec<&str> {
+        self.inputs.iter().flat_map(|input| input.paths.iter().map(String::as_str)).collect()
+    }
+
     /// Lists the regular files the globs match now (symlinks are followed), minus exclusions.
     pub fn scan(&self) -> Vec<Found> {
         let mut seen = HashSet::new();
