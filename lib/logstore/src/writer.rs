@@ -200,21 +200,19 @@ fn open_or_create(path: &Path, schema: &LogSchema) -> Result<Index, LogStoreErro
     index.map_err(|error| LogStoreError::index(path, error))
 }
 
-/// The payload of the partition's newest commit: the highest `next_offset` over its splits.
+/// The payload of the partition's newest commit. A split takes over only after the previous
+/// one committed its last offset, so offsets grow with the split's bucket: the newest split
+/// with a payload holds it, and older splits need not be opened.
 pub fn read_committed_payload(root: &Path, partition: u32) -> Result<Option<CommitPayload>, LogStoreError> {
-    let mut best: Option<CommitPayload> = None;
-    for split in list_splits(root, partition)? {
+    for split in list_splits(root, partition)?.into_iter().rev() {
         if !split.path.join("meta.json").exists() {
             continue;
         }
         let index = Index::open_in_dir(&split.path).map_err(|error| LogStoreError::index(&split.path, error))?;
         let metas = index.load_metas().map_err(|error| LogStoreError::index(&split.path, error))?;
-        let Some(payload) = metas.payload.as_deref().and_then(CommitPayload::parse) else {
-            continue;
-        };
-        if best.as_ref().is_none_or(|b| payload.next_offset >= b.next_offset) {
-            best = Some(payload);
+        if let Some(payload) = metas.payload.as_deref().and_then(CommitPayload::parse) {
+            return Ok(Some(payload));
         }
     }
-    Ok(best)
+    Ok(None)
 }

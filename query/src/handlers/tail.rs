@@ -17,7 +17,7 @@ use axum::{
 };
 use futures::Stream;
 use vigil_common::ApiError;
-use vigil_logstore::search::{self, SearchRequest, SortOrder};
+use vigil_logstore::search::{self, LogFilter, SearchRequest, SortOrder};
 use vigil_model::search::LogHit;
 
 use super::run_blocking;
@@ -42,54 +42,71 @@ pub async fn tail(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
+/// What a tail remembers between polls.
+struct Tail {
+    state: AppState,
+    filter: LogFilter,
+    /// When the previous poll started: the next one asks for arrivals since a little before.
+    since_ms: i64,
+    /// Lines already sent (key -> when), within the lookback window.
+    sent: HashMap<u64, i64>,
+    /// Events found but not yet handed to the stream.
+    queue: VecDeque<Event>,
+}
+
+impl Tail {
+    /// Searches for new arrivals and queues the ones not sent yet; an `error` event when the
+    /// search fails.
+    async fn poll(&mut self) {
+        let poll_started = now_ms();
+        self.filter.ingest_from_ms = Some(self.since_ms - LOOKBACK_MS);
+        let request = SearchRequest {
+            filter: self.filter.clone(),
+            limit: MAX_PER_POLL,
+            sort: SortOrder::Asc,
+            ..Default::default()
+        };
+        let reader = self.state.reader.clone();
+        let found = run_blocking(&self.state, move |deadline| {
+            search::search(&reader, &request, deadline).map_err(crate::error::to_api_error)
+        })
+        .await;
+        let hits = match found {
+            Ok(found) => found.hits,
+            Err(error) => {
+                self.queue.push_back(Event::default().event("error").data(error.message));
+                return;
+            }
+        };
+        // Forget what is older than the lookback window: it cannot come back.
+        let horizon = self.since_ms - LOOKBACK_MS;
+        self.sent.retain(|_, at| *at >= horizon);
+        for hit in hits {
+            if self.sent.insert(hit_key(&hit), poll_started).is_none() {
+                if let Ok(event) = Event::default().event("log").json_data(&hit) {
+                    self.queue.push_back(event);
+                }
+            }
+        }
+        self.since_ms = poll_started;
+    }
+}
+
 fn poll_stream(
     state: AppState,
-    filter: vigil_logstore::search::LogFilter,
+    filter: LogFilter,
     interval: Duration,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    let started_ms = now_ms();
-    futures::stream::unfold(
-        (state, filter, started_ms, HashMap::<u64, i64>::new(), VecDeque::<Event>::new()),
-        move |(state, mut filter, mut since_ms, mut sent, mut queue)| async move {
-            loop {
-                if let Some(event) = queue.pop_front() {
-                    return Some((Ok(event), (state, filter, since_ms, sent, queue)));
-                }
-                tokio::time::sleep(interval).await;
-                let poll_started = now_ms();
-                filter.ingest_from_ms = Some(since_ms - LOOKBACK_MS);
-                let request = SearchRequest {
-                    filter: filter.clone(),
-                    limit: MAX_PER_POLL,
-                    sort: SortOrder::Asc,
-                    ..Default::default()
-                };
-                let reader = state.reader.clone();
-                let hits = match run_blocking(&state, move |deadline| {
-                    search::search(&reader, &request, deadline).map_err(crate::error::to_api_error)
-                })
-                .await
-                {
-                    Ok(found) => found.hits,
-                    Err(error) => {
-                        let event = Event::default().event("error").data(error.message);
-                        return Some((Ok(event), (state, filter, since_ms, sent, queue)));
-                    }
-                };
-                // Forget what is older than the lookback window: it cannot come back.
-                sent.retain(|_, at| *at >= since_ms - LOOKBACK_MS);
-                for hit in hits {
-                    let key = hit_key(&hit);
-                    if sent.insert(key, poll_started).is_none() {
-                        if let Ok(event) = Event::default().event("log").json_data(&hit) {
-                            queue.push_back(event);
-                        }
-                    }
-                }
-                since_ms = poll_started;
+    let tail = Tail { state, filter, since_ms: now_ms(), sent: HashMap::new(), queue: VecDeque::new() };
+    futures::stream::unfold(tail, move |mut tail| async move {
+        loop {
+            if let Some(event) = tail.queue.pop_front() {
+                return Some((Ok(event), tail));
             }
-        },
-    )
+            tokio::time::sleep(interval).await;
+            tail.poll().await;
+        }
+    })
 }
 
 fn hit_key(hit: &LogHit) -> u64 {
