@@ -136,7 +136,9 @@ fn open_bus(config: &VigilConfig, roles: Roles) -> anyhow::Result<Option<Bus>> {
         return Ok(None);
     }
     if let Some(kafka) = &config.bus.kafka {
-        return Ok(Some(Bus::Kafka(kafka.clone())));
+        let mut kafka = kafka.clone();
+        kafka.instance_id.get_or_insert_with(|| default_instance_id(&config.data_dir));
+        return Ok(Some(Bus::Kafka(kafka)));
     }
     let embedded = EmbeddedConfig {
         partitions: config.bus.partitions,
@@ -146,4 +148,15 @@ fn open_bus(config: &VigilConfig, roles: Roles) -> anyhow::Result<Option<Bus>> {
     let bus = EmbeddedBus::open(&config.bus_dir(), embedded)
         .with_context(|| format!("failed to open the embedded bus at {}", config.bus_dir().display()))?;
     Ok(Some(Bus::Embedded(bus)))
+}
+
+/// A group instance id unique to this node: the host name and the (locked) data directory.
+fn default_instance_id(data_dir: &std::path::Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_else(|_| "host".to_string());
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf()).hash(&mut hasher);
+    format!("vigil-{host}-{:016x}", hasher.finish())
 }

@@ -14,6 +14,12 @@ pub struct KafkaConfig {
     /// Consumer group of the pipeline nodes.
     #[serde(default = "default_group")]
     pub group_id: String,
+    /// Static group membership id of this consumer (Kafka's `group.instance.id`): a node
+    /// restarted after a crash gets its partitions back at once, instead of after the dead
+    /// member's session expired. `vigil` derives one from the host and data directory when
+    /// this is not set; it must differ between live nodes.
+    #[serde(default)]
+    pub instance_id: Option<String>,
     /// Producer compression: `lz4`, `zstd`, `gzip`, `snappy` or `none`.
     #[serde(default = "default_compression")]
     pub compression: String,
@@ -35,6 +41,7 @@ impl KafkaConfig {
         KafkaConfig {
             brokers: brokers.into(),
             group_id: default_group(),
+            instance_id: None,
             compression: default_compression(),
             properties: BTreeMap::new(),
         }

@@ -68,8 +68,11 @@ impl KafkaConsumer {
             ("session.timeout.ms", "10000".to_string()),
             ("heartbeat.interval.ms", "2000".to_string()),
         ];
-        let consumer: StreamConsumer<ResumeContext> = config
-            .client_config(&defaults)
+        let mut client = config.client_config(&defaults);
+        if let Some(instance_id) = &config.instance_id {
+            client.set("group.instance.id", instance_id);
+        }
+        let consumer: StreamConsumer<ResumeContext> = client
             .create_with_context(ResumeContext { resume })
             .map_err(|error| BusError::Rejected(format!("invalid kafka consumer config: {error}")))?;
         consumer
