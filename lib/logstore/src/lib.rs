@@ -8,6 +8,7 @@
 //! commit's payload for exactly-once indexing), then [`LogReader`] and [`search`].
 
 mod error;
+mod hit;
 mod payload;
 mod reader;
 mod retention;

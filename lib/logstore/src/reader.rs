@@ -7,9 +7,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
+use tantivy::{Executor, Index, IndexReader, ReloadPolicy, Searcher};
 
-use crate::{list_partitions, list_splits, LogSchema, LogStoreError};
+use crate::{hit::ColumnCache, list_partitions, list_splits, LogSchema, LogStoreError};
 
 /// How often the split list is rescanned and the newest splits reloaded: bounds the delay
 /// between a commit and its documents being searchable.
@@ -31,6 +31,9 @@ pub struct LogReader {
     root: PathBuf,
     schema: LogSchema,
     state: Mutex<State>,
+    /// Shared by every split: a query searches a split's segments on all cores at once.
+    executor: Executor,
+    columns: ColumnCache,
 }
 
 impl LogReader {
@@ -39,6 +42,8 @@ impl LogReader {
             root: root.to_path_buf(),
             schema,
             state: Mutex::new(State { splits: BTreeMap::new(), refreshed_at: None }),
+            executor: search_executor(),
+            columns: ColumnCache::default(),
         }
     }
 
@@ -49,11 +54,21 @@ impl LogReader {
     /// One searcher per split, newest data included (at most [`REFRESH_INTERVAL`] old).
     pub fn searchers(&self) -> Result<Vec<Searcher>, LogStoreError> {
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if state.refreshed_at.is_none_or(|at| at.elapsed() >= REFRESH_INTERVAL) {
+        let stale = state.refreshed_at.is_none_or(|at| at.elapsed() >= REFRESH_INTERVAL);
+        if stale {
             self.refresh(&mut state)?;
             state.refreshed_at = Some(Instant::now());
         }
-        Ok(state.splits.values().map(|split| split.reader.searcher()).collect())
+        let searchers: Vec<Searcher> = state.splits.values().map(|split| split.reader.searcher()).collect();
+        if stale {
+            let live = searchers.iter().flat_map(|s| s.segment_readers().iter().map(|r| r.segment_id())).collect();
+            self.columns.retain(&live);
+        }
+        Ok(searchers)
+    }
+
+    pub(crate) fn columns(&self) -> &ColumnCache {
+        &self.columns
     }
 
     /// Forces the next [`searchers`](Self::searchers) call to rescan (tests, benchmarks).
@@ -82,7 +97,7 @@ impl LogReader {
                     }
                     open.newest = newest;
                 }
-                None => match open_reader(&path) {
+                None => match open_reader(&path, &self.executor) {
                     Ok(reader) => {
                         state.splits.insert(path, OpenSplit { reader, newest });
                     }
@@ -96,8 +111,22 @@ impl LogReader {
     }
 }
 
-fn open_reader(path: &Path) -> Result<IndexReader, LogStoreError> {
-    let index = Index::open_in_dir(path).map_err(|error| LogStoreError::index(path, error))?;
+/// One search thread per core; a single core (or a failure to start the pool) searches on
+/// the caller's thread.
+fn search_executor() -> Executor {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        return Executor::single_thread();
+    }
+    Executor::multi_thread(cores, "vigil-search-").unwrap_or_else(|error| {
+        tracing::warn!(%error, "could not start the search threads; searching on one thread");
+        Executor::single_thread()
+    })
+}
+
+fn open_reader(path: &Path, executor: &Executor) -> Result<IndexReader, LogStoreError> {
+    let mut index = Index::open_in_dir(path).map_err(|error| LogStoreError::index(path, error))?;
+    index.set_executor(executor.clone());
     index
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use tantivy::{
     schema::{
         Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema, TextFieldIndexing,
-        TextOptions, Value,
+        TextOptions,
     },
     TantivyDocument,
 };
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
-use vigil_model::{search::LogHit, LogEvent};
+use vigil_model::LogEvent;
 
 /// Field names users can put in a query (`level:error`, `attributes.status:500`).
 pub mod names {
@@ -55,14 +55,16 @@ impl Default for LogSchema {
 
 impl LogSchema {
     /// Results are ordered by time, never by relevance, so no field keeps field norms (they
-    /// would cost a byte per document and field for nothing).
+    /// would cost a byte per document and field for nothing). Fields kept in a fast column
+    /// (timestamp, offset, service, host, level) are not also put in the doc store: a hit reads
+    /// them from the column (see `hit.rs`), which keeps the doc store about a quarter smaller.
     pub fn new() -> LogSchema {
         let mut builder = Schema::builder();
         let number = || NumericOptions::default().set_indexed().set_fast();
-        let timestamp = builder.add_i64_field(names::TIMESTAMP, number().set_stored());
+        let timestamp = builder.add_i64_field(names::TIMESTAMP, number());
         let ingest_time = builder.add_i64_field(names::INGEST_TIME, number());
         let keyword = |fast: bool| {
-            let options = TextOptions::default().set_stored().set_indexing_options(
+            let options = TextOptions::default().set_indexing_options(
                 TextFieldIndexing::default()
                     .set_tokenizer("raw")
                     .set_index_option(IndexRecordOption::Basic)
@@ -71,7 +73,7 @@ impl LogSchema {
             if fast {
                 options.set_fast(Some("raw"))
             } else {
-                options
+                options.set_stored()
             }
         };
         let service = builder.add_text_field(names::SERVICE, keyword(true));
@@ -87,7 +89,7 @@ impl LogSchema {
             names::MESSAGE,
             TextOptions::default().set_stored().set_indexing_options(full_text.clone()),
         );
-        let offset = builder.add_u64_field(names::OFFSET, number().set_stored());
+        let offset = builder.add_u64_field(names::OFFSET, number());
         // Attribute values are matched whole (`attributes.status:500`), as labels are: a
         // keyword index is a fraction of the size and cost of a full-text one.
         let exact_value = TextFieldIndexing::default()
@@ -140,31 +142,6 @@ impl LogSchema {
             doc.add_text(self.flags, flag.as_str());
         }
         doc
-    }
-
-    pub fn to_hit(&self, doc: &TantivyDocument) -> LogHit {
-        let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_string();
-        let timestamp_ms = doc.get_first(self.timestamp).and_then(|v| v.as_i64()).unwrap_or(0);
-        let mut attributes = BTreeMap::new();
-        if let Some(object) = doc.get_first(self.attributes).and_then(|v| v.as_object()) {
-            for (key, value) in object {
-                if let Some(value) = value.as_str() {
-                    attributes.insert(key.to_string(), value.to_string());
-                }
-            }
-        }
-        LogHit {
-            timestamp: format_timestamp(timestamp_ms),
-            service: text(self.service),
-            host: text(self.host),
-            level: doc.get_first(self.level).and_then(|v| v.as_str()).map(str::to_string),
-            message: text(self.message),
-            source: text(self.source),
-            offset: doc.get_first(self.offset).and_then(|v| v.as_u64()).unwrap_or(0),
-            attributes,
-            flags: doc.get_all(self.flags).filter_map(|v| v.as_str().map(str::to_string)).collect(),
-            highlight: None,
-        }
     }
 }
 

@@ -58,6 +58,11 @@ fn committed_events_are_searchable_and_uncommitted_are_not() {
     assert_eq!(found.hits[0].message, "connection refused by db");
     assert_eq!(found.hits[0].level.as_deref(), Some("error"));
     assert_eq!(found.hits[0].attributes["status"], "500");
+    // These come from fast columns, not the doc store: check each one made it back.
+    let hit = &found.hits[0];
+    assert_eq!((hit.service.as_str(), hit.host.as_str()), ("api", "h1"));
+    assert_eq!((hit.timestamp.as_str(), hit.offset), ("2023-11-14T22:13:20.000Z", 0));
+    assert_eq!(hit.source, "/var/log/api.log");
     writer.commit().expect("commit");
     assert_eq!(search_all(&reader, "connection refused").total, 2);
     assert_eq!(search_all(&reader, "level:error AND attributes.status:500").total, 2);

@@ -5,12 +5,12 @@ use std::ops::Bound;
 use tantivy::{
     collector::TopDocs,
     query::{BooleanQuery, Occur, Query, RangeQuery},
-    DocAddress, Order, TantivyDocument, Term,
+    DocAddress, Order, Term,
 };
 use vigil_model::search::{ContextResponse, LogHit};
 
 use super::filter::exact;
-use crate::{schema::names, LogReader, LogStoreError};
+use crate::{hit::HitReader, schema::names, LogReader, LogStoreError};
 
 /// Most lines on either side.
 pub const MAX_CONTEXT_LINES: usize = 1_000;
@@ -60,13 +60,8 @@ pub fn context(reader: &LogReader, request: &ContextRequest) -> Result<ContextRe
             found.reverse();
         }
         found.truncate(limit);
-        found
-            .into_iter()
-            .map(|(offset, split, address)| {
-                let doc: TantivyDocument = searchers[split].doc(address)?;
-                Ok((offset, schema.to_hit(&doc)))
-            })
-            .collect()
+        let hits = HitReader::new(reader, &searchers);
+        found.into_iter().map(|(offset, split, address)| Ok((offset, hits.read(split, address)?.0))).collect()
     };
     let line = fetch(&*base(Bound::Included(request.offset), Bound::Included(request.offset)), 1, Order::Asc)?;
     let mut before = fetch(&*base(Bound::Unbounded, Bound::Excluded(request.offset)), request.before, Order::Desc)?;

@@ -5,12 +5,12 @@ use std::time::Instant;
 use tantivy::{
     collector::{Count, TopDocs},
     snippet::SnippetGenerator,
-    DocAddress, Order, Searcher, TantivyDocument,
+    DocAddress, Order, Searcher,
 };
 use vigil_model::search::LogHit;
 
 use super::{check_deadline, LogFilter};
-use crate::{schema::names, LogReader, LogStoreError};
+use crate::{hit::HitReader, schema::names, LogReader, LogStoreError};
 
 /// `offset + limit` may not pass this: deep paging should narrow the time range instead.
 pub const MAX_RESULT_WINDOW: usize = 10_000;
@@ -77,10 +77,10 @@ pub fn search(reader: &LogReader, request: &SearchRequest, deadline: Instant) ->
     });
     let mut snippets: Vec<Option<SnippetGenerator>> = (0..searchers.len()).map(|_| None).collect();
     let mut hits = Vec::with_capacity(request.limit);
+    let hit_reader = HitReader::new(reader, &searchers);
     for (_, split, address) in candidates.into_iter().skip(request.offset).take(request.limit) {
         let searcher = &searchers[split];
-        let doc: TantivyDocument = searcher.doc(address)?;
-        let mut hit = schema.to_hit(&doc);
+        let (mut hit, doc) = hit_reader.read(split, address)?;
         if request.highlight && !request.filter.q.trim().is_empty() {
             let generator = match &mut snippets[split] {
                 Some(generator) => generator,
