@@ -1,0 +1,183 @@
+//! The registry's data: service instances, KV entries, and the commands that change them.
+//!
+//! A [`RegistryRequest`] is what travels in a Raft log entry (versioned, like every
+//! cross-process payload); [`InstanceSpec`] is the body of a registration; [`Instance`],
+//! [`KvEntry`] and [`ClusterStatus`] are what the API answers.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of [`RegistryRequest`]; a node refuses entries of a newer version than it knows.
+pub const REGISTRY_SCHEMA_VERSION: u32 = 1;
+
+/// The namespace used when a request names none.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// The body of `PUT /v1/registry/services/{service}/instances/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSpec {
+    /// Host name or IP address callers connect to.
+    pub address: String,
+    pub port: u16,
+    /// Relative share of traffic for weighted load balancing (0 takes none).
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// A disabled instance stays registered but is not returned to callers.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Lease: without a heartbeat for this long the instance turns critical (`"10s"`). None:
+    /// the instance lives until deregistered.
+    #[serde(default, with = "humantime_serde")]
+    pub ttl: Option<std::time::Duration>,
+    /// A critical instance is removed after this long (`"1m"`). None: it stays, critical.
+    #[serde(default, with = "humantime_serde")]
+    pub deregister_critical_after: Option<std::time::Duration>,
+}
+
+fn default_weight() -> u32 {
+    100
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Passing,
+    Critical,
+}
+
+/// A registered instance, as stored and as answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    pub namespace: String,
+    pub service: String,
+    pub id: String,
+    #[serde(flatten)]
+    pub spec: InstanceSpec,
+    pub health: Health,
+    /// Why the instance is critical (lease expired, check failed), when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_reason: Option<String>,
+    /// Revision of the registration that created it, and of its last change.
+    pub create_revision: u64,
+    pub mod_revision: u64,
+    /// When it turned critical (ms since the epoch, leader's clock), for deregistration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical_since_ms: Option<i64>,
+}
+
+/// A key with its value and revisions, as etcd keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvEntry {
+    pub key: String,
+    pub value: String,
+    /// Revision of the put that created the key.
+    pub create_revision: u64,
+    /// Revision of the last put.
+    pub mod_revision: u64,
+    /// Puts since creation (1 after the first).
+    pub version: u64,
+}
+
+/// A change to the registry: the payload of one Raft log entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistryRequest {
+    pub version: u32,
+    /// The leader's wall clock when it proposed the change (ms since the epoch): the state
+    /// machine must not read a clock, or replicas would differ.
+    pub at_ms: i64,
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    Register {
+        namespace: String,
+        service: String,
+        id: String,
+        spec: InstanceSpec,
+    },
+    Deregister {
+        namespace: String,
+        service: String,
+        id: String,
+    },
+    SetHealth {
+        namespace: String,
+        service: String,
+        id: String,
+        health: Health,
+        reason: Option<String>,
+    },
+    /// `cas`: apply only if the key's `mod_revision` equals it (0: only if the key is absent).
+    KvPut {
+        key: String,
+        value: String,
+        cas: Option<u64>,
+    },
+    KvDelete {
+        key: String,
+        cas: Option<u64>,
+    },
+}
+
+/// What applying a command did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum CommandOutcome {
+    /// Applied; the registry is now at `revision`.
+    Applied {
+        revision: u64,
+    },
+    /// Nothing to do (deleting what is absent, a health already set); the revision is unchanged.
+    Unchanged {
+        revision: u64,
+    },
+    /// A compare-and-set saw another revision: `current` is the key's `mod_revision` (0: absent).
+    CasFailed {
+        current: u64,
+    },
+    NotFound,
+}
+
+/// `GET /v1/cluster/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    pub node_id: u64,
+    /// `leader`, `follower`, `candidate` or `learner`.
+    pub role: String,
+    pub term: u64,
+    pub leader: Option<u64>,
+    pub last_log_index: Option<u64>,
+    pub applied_index: Option<u64>,
+    /// Registry revision (bumped by every change).
+    pub revision: u64,
+    pub members: Vec<ClusterMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterMember {
+    pub id: u64,
+    pub address: String,
+    /// A voter counts for elections and commits; a learner only replicates.
+    pub voter: bool,
+}
+
+/// A registry snapshot: the whole state at `revision`, sent to lagging or new nodes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegistrySnapshot {
+    pub version: u32,
+    pub revision: u64,
+    pub instances: Vec<Instance>,
+    pub kv: Vec<KvEntry>,
+}

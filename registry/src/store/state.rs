@@ -1,0 +1,190 @@
+//! The registry's replicated state and how a command changes it. Pure and deterministic:
+//! every replica applying the same commands in the same order holds the same state.
+
+use std::collections::BTreeMap;
+
+use vigil_model::registry::{
+    Command, CommandOutcome, Health, Instance, KvEntry, RegistryRequest, RegistrySnapshot, REGISTRY_SCHEMA_VERSION,
+};
+
+/// (namespace, service, instance id)
+pub type InstanceKey = (String, String, String);
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RegistryState {
+    /// Bumped by every change; 0 before the first.
+    pub revision: u64,
+    pub instances: BTreeMap<InstanceKey, Instance>,
+    pub kv: BTreeMap<String, KvEntry>,
+}
+
+impl RegistryState {
+    pub fn apply(&mut self, request: &RegistryRequest) -> CommandOutcome {
+        match &request.command {
+            Command::Register { namespace, service, id, spec } => {
+                let key = (namespace.clone(), service.clone(), id.clone());
+                let revision = self.revision + 1;
+                let create_revision = self.instances.get(&key).map_or(revision, |old| old.create_revision);
+                let instance = Instance {
+                    namespace: namespace.clone(),
+                    service: service.clone(),
+                    id: id.clone(),
+                    spec: spec.clone(),
+                    // A (re-)registration is the instance saying it is alive.
+                    health: Health::Passing,
+                    health_reason: None,
+                    create_revision,
+                    mod_revision: revision,
+                    critical_since_ms: None,
+                };
+                self.instances.insert(key, instance);
+                self.bump()
+            }
+            Command::Deregister { namespace, service, id } => {
+                let key = (namespace.clone(), service.clone(), id.clone());
+                match self.instances.remove(&key) {
+                    Some(_) => self.bump(),
+                    None => CommandOutcome::NotFound,
+                }
+            }
+            Command::SetHealth { namespace, service, id, health, reason } => {
+                let key = (namespace.clone(), service.clone(), id.clone());
+                let revision = self.revision + 1;
+                let Some(instance) = self.instances.get_mut(&key) else { return CommandOutcome::NotFound };
+                if instance.health == *health && instance.health_reason == *reason {
+                    return CommandOutcome::Unchanged { revision: self.revision };
+                }
+                if instance.health != *health {
+                    instance.critical_since_ms = (*health == Health::Critical).then_some(request.at_ms);
+                }
+                instance.health = *health;
+                instance.health_reason = reason.clone();
+                instance.mod_revision = revision;
+                self.bump()
+            }
+            Command::KvPut { key, value, cas } => {
+                let current = self.kv.get(key).map_or(0, |entry| entry.mod_revision);
+                if let Some(expected) = cas {
+                    if *expected != current {
+                        return CommandOutcome::CasFailed { current };
+                    }
+                }
+                let revision = self.revision + 1;
+                let entry = match self.kv.get(key) {
+                    Some(old) => KvEntry {
+                        key: key.clone(),
+                        value: value.clone(),
+                        create_revision: old.create_revision,
+                        mod_revision: revision,
+                        version: old.version + 1,
+                    },
+                    None => KvEntry {
+                        key: key.clone(),
+                        value: value.clone(),
+                        create_revision: revision,
+                        mod_revision: revision,
+                        version: 1,
+                    },
+                };
+                self.kv.insert(key.clone(), entry);
+                self.bump()
+            }
+            Command::KvDelete { key, cas } => {
+                let current = self.kv.get(key).map_or(0, |entry| entry.mod_revision);
+                if let Some(expected) = cas {
+                    if *expected != current {
+                        return CommandOutcome::CasFailed { current };
+                    }
+                }
+                match self.kv.remove(key) {
+                    Some(_) => self.bump(),
+                    None => CommandOutcome::NotFound,
+                }
+            }
+        }
+    }
+
+    fn bump(&mut self) -> CommandOutcome {
+        self.revision += 1;
+        CommandOutcome::Applied { revision: self.revision }
+    }
+
+    pub fn to_snapshot(&self) -> RegistrySnapshot {
+        RegistrySnapshot {
+            version: REGISTRY_SCHEMA_VERSION,
+            revision: self.revision,
+            instances: self.instances.values().cloned().collect(),
+            kv: self.kv.values().cloned().collect(),
+        }
+    }
+
+    pub fn from_snapshot(snapshot: RegistrySnapshot) -> RegistryState {
+        RegistryState {
+            revision: snapshot.revision,
+            instances: snapshot
+                .instances
+                .into_iter()
+                .map(|i| ((i.namespace.clone(), i.service.clone(), i.id.clone()), i))
+                .collect(),
+            kv: snapshot.kv.into_iter().map(|e| (e.key.clone(), e)).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vigil_model::registry::InstanceSpec;
+
+    use super::*;
+
+    fn request(command: Command) -> RegistryRequest {
+        RegistryRequest { version: REGISTRY_SCHEMA_VERSION, at_ms: 1_000, command }
+    }
+
+    fn put(key: &str, value: &str, cas: Option<u64>) -> RegistryRequest {
+        request(Command::KvPut { key: key.into(), value: value.into(), cas })
+    }
+
+    #[test]
+    fn kv_revisions_and_compare_and_set() {
+        let mut state = RegistryState::default();
+        assert_eq!(state.apply(&put("a", "1", Some(0))), CommandOutcome::Applied { revision: 1 });
+        assert_eq!(state.apply(&put("a", "2", Some(0))), CommandOutcome::CasFailed { current: 1 });
+        assert_eq!(state.apply(&put("b", "x", None)), CommandOutcome::Applied { revision: 2 });
+        assert_eq!(state.apply(&put("a", "3", Some(1))), CommandOutcome::Applied { revision: 3 });
+        let a = &state.kv["a"];
+        assert_eq!((a.value.as_str(), a.create_revision, a.mod_revision, a.version), ("3", 1, 3, 2));
+        let delete = |cas| request(Command::KvDelete { key: "a".into(), cas });
+        assert_eq!(state.apply(&delete(Some(1))), CommandOutcome::CasFailed { current: 3 });
+        assert_eq!(state.apply(&delete(Some(3))), CommandOutcome::Applied { revision: 4 });
+        assert_eq!(state.apply(&delete(None)), CommandOutcome::NotFound);
+        assert_eq!(state.revision, 4, "a failed or empty command does not bump the revision");
+    }
+
+    #[test]
+    fn health_changes_and_snapshot_round_trip() {
+        let mut state = RegistryState::default();
+        let spec: InstanceSpec = serde_json::from_str(r#"{"address":"10.0.0.1","port":80,"ttl":"10s"}"#).unwrap();
+        let key = || ("default".to_string(), "api".to_string(), "i1".to_string());
+        let register = request(Command::Register { namespace: key().0, service: key().1, id: key().2, spec });
+        assert_eq!(state.apply(&register), CommandOutcome::Applied { revision: 1 });
+        let critical = request(Command::SetHealth {
+            namespace: key().0,
+            service: key().1,
+            id: key().2,
+            health: Health::Critical,
+            reason: Some("lease expired".into()),
+        });
+        assert_eq!(state.apply(&critical), CommandOutcome::Applied { revision: 2 });
+        assert_eq!(state.apply(&critical), CommandOutcome::Unchanged { revision: 2 });
+        let instance = &state.instances[&key()];
+        assert_eq!(
+            (instance.health, instance.critical_since_ms, instance.create_revision),
+            (Health::Critical, Some(1_000), 1)
+        );
+        // Registering again is the instance coming back: passing, same create revision.
+        assert_eq!(state.apply(&register), CommandOutcome::Applied { revision: 3 });
+        assert_eq!(state.instances[&key()].health, Health::Passing);
+        assert_eq!(RegistryState::from_snapshot(state.to_snapshot()), state);
+    }
+}
