@@ -43,7 +43,7 @@ pub struct RunArgs {
     /// The config file (see config/vigil.toml); VIGIL__SECTION__KEY variables override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Comma-separated roles: ingest, pipeline, query.
+    /// Comma-separated roles: ingest, pipeline, query, registry.
     #[arg(long, default_value = "ingest,pipeline,query", value_parser = Roles::parse)]
     pub roles: Roles,
 }

@@ -17,6 +17,8 @@ pub struct VigilConfig {
     pub bus: BusConfig,
     pub pipeline: PipelineConfig,
     pub query: QueryConfig,
+    /// `[registry]`: this node's id, its peers, Raft timings.
+    pub registry: vigil_registry::RegistryConfig,
 }
 
 impl Default for VigilConfig {
@@ -27,6 +29,7 @@ impl Default for VigilConfig {
             bus: BusConfig::default(),
             pipeline: PipelineConfig::default(),
             query: QueryConfig::default(),
+            registry: vigil_registry::RegistryConfig::default(),
         }
     }
 }

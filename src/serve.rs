@@ -22,25 +22,31 @@ pub struct Roles {
     pub pipeline: bool,
     /// The search API over the log index.
     pub query: bool,
+    /// A registry node (services, leases, KV) replicated with Raft.
+    pub registry: bool,
 }
 
 impl Roles {
     pub fn all() -> Roles {
-        Roles { ingest: true, pipeline: true, query: true }
+        Roles { ingest: true, pipeline: true, query: true, registry: true }
     }
 
     pub fn parse(text: &str) -> Result<Roles, String> {
-        let mut roles = Roles { ingest: false, pipeline: false, query: false };
+        const NONE: Roles = Roles { ingest: false, pipeline: false, query: false, registry: false };
+        let mut roles = NONE;
         for role in text.split(',').map(str::trim).filter(|role| !role.is_empty()) {
             match role {
                 "ingest" => roles.ingest = true,
                 "pipeline" => roles.pipeline = true,
                 "query" => roles.query = true,
-                other => return Err(format!("unknown role {other:?}: the roles are ingest, pipeline, query")),
+                "registry" => roles.registry = true,
+                other => {
+                    return Err(format!("unknown role {other:?}: the roles are ingest, pipeline, query, registry"))
+                }
             }
         }
-        if roles == (Roles { ingest: false, pipeline: false, query: false }) {
-            return Err("no role given: the roles are ingest, pipeline, query".to_string());
+        if roles == NONE {
+            return Err("no role given: the roles are ingest, pipeline, query, registry".to_string());
         }
         Ok(roles)
     }
@@ -48,10 +54,11 @@ impl Roles {
 
 impl fmt::Display for Roles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [(self.ingest, "ingest"), (self.pipeline, "pipeline"), (self.query, "query")]
-            .into_iter()
-            .filter_map(|(on, name)| on.then_some(name))
-            .collect();
+        let names: Vec<&str> =
+            [(self.ingest, "ingest"), (self.pipeline, "pipeline"), (self.query, "query"), (self.registry, "registry")]
+                .into_iter()
+                .filter_map(|(on, name)| on.then_some(name))
+                .collect();
         f.write_str(&names.join(","))
     }
 }
@@ -97,6 +104,19 @@ pub async fn run(
     if roles.query {
         router = router.merge(vigil_query::router(&config.logs_dir(), config.query.clone()));
     }
+    let registry = if roles.registry {
+        let advertise = match config.registry.advertise.as_str() {
+            "" => listener.local_addr()?.to_string(),
+            address => address.to_string(),
+        };
+        let node = vigil_registry::RegistryNode::start(&config.registry, &config.data_dir, &advertise)
+            .await
+            .with_context(|| format!("failed to start the registry node in {}", config.data_dir.display()))?;
+        router = router.merge(vigil_registry::router(node.clone()));
+        Some(node)
+    } else {
+        None
+    };
     let router = router
         .fallback(vigil_common::http::not_found)
         .layer(axum::middleware::from_fn(vigil_common::http::track_requests));
@@ -125,6 +145,11 @@ pub async fn run(
         }
         None => server.await.context("http server task panicked").and_then(|result| result),
     };
+    if let Some(node) = registry {
+        if let Err(error) = node.raft().shutdown().await {
+            tracing::warn!(%error, "registry did not stop cleanly");
+        }
+    }
     if let Err(error) = &result {
         tracing::error!(error = %format!("{error:#}"), "vigil stopped with an error");
     }

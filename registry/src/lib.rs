@@ -6,7 +6,15 @@
 //! [`store::RegistryState`]), `network/` (Raft RPCs over HTTP), `lease.rs` (heartbeats kept on
 //! the leader, only expiry replicated) and `api/` (the REST API).
 
+pub mod api;
+pub mod config;
+mod lease;
+pub mod network;
+pub mod node;
 pub mod store;
+
+pub use config::RegistryConfig;
+pub use node::RegistryNode;
 
 use std::io::Cursor;
 
@@ -25,3 +33,8 @@ openraft::declare_raft_types!(
 );
 
 pub type Raft = openraft::Raft<TypeConfig>;
+
+/// Every route of a registry node: the REST API and the Raft RPCs.
+pub fn router(node: std::sync::Arc<RegistryNode>) -> axum::Router {
+    api::routes(node.clone()).merge(network::server::routes(node))
+}

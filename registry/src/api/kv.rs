@@ -1,0 +1,113 @@
+//! KV: `PUT|GET|DELETE /v1/kv/{key}`, with `?cas=` (compare-and-set on the key's
+//! `mod_revision`; 0 means "only if absent") and `?prefix=true` on GET to list a prefix.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Bytes,
+    extract::{Path, Query, State},
+    Json,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vigil_common::http::ApiError;
+use vigil_model::{
+    registry::{Command, CommandOutcome},
+    ErrorCode,
+};
+
+use super::params::Common;
+use crate::node::RegistryNode;
+
+type Node = State<Arc<RegistryNode>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteQuery {
+    cas: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadQuery {
+    consistency: Option<String>,
+    /// `true`: every key starting with the path, sorted.
+    prefix: Option<bool>,
+}
+
+fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.is_empty() || key.len() > 1024 {
+        return Err(ApiError::bad_request("a key is 1 to 1024 bytes long"));
+    }
+    Ok(())
+}
+
+pub async fn put(
+    State(node): Node,
+    Path(key): Path<String>,
+    Query(query): Query<WriteQuery>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    check_key(&key)?;
+    let value = String::from_utf8(body.to_vec()).map_err(|error| {
+        ApiError::bad_request(format!(
+            "the value is not UTF-8 text (byte {}): KV values are text",
+            error.utf8_error().valid_up_to()
+        ))
+    })?;
+    answer(node.write(Command::KvPut { key, value, cas: query.cas }).await?)
+}
+
+pub async fn delete(
+    State(node): Node,
+    Path(key): Path<String>,
+    Query(query): Query<WriteQuery>,
+) -> Result<Json<Value>, ApiError> {
+    check_key(&key)?;
+    answer(node.write(Command::KvDelete { key, cas: query.cas }).await?)
+}
+
+pub async fn get(
+    State(node): Node,
+    Path(key): Path<String>,
+    Query(query): Query<ReadQuery>,
+) -> Result<Json<Value>, ApiError> {
+    check_key(&key)?;
+    Common { namespace: None, consistency: query.consistency }.read_barrier(&node).await?;
+    if query.prefix.unwrap_or(false) {
+        let (revision, entries) = node.read(|applied| {
+            let entries: Vec<_> = applied
+                .state
+                .kv
+                .range(key.clone()..)
+                .take_while(|(k, _)| k.starts_with(&key))
+                .map(|(_, entry)| entry.clone())
+                .collect();
+            (applied.state.revision, entries)
+        });
+        return Ok(Json(json!({"revision": revision, "entries": entries})));
+    }
+    let (revision, entry) = node.read(|applied| (applied.state.revision, applied.state.kv.get(&key).cloned()));
+    match entry {
+        Some(entry) => Ok(Json(json!({"revision": revision, "entry": entry}))),
+        None => Err(ApiError::new(ErrorCode::NotFound, format!("key {key:?} does not exist"))),
+    }
+}
+
+/// The answer to a write: its revision, or why it did nothing.
+pub(super) fn answer(outcome: CommandOutcome) -> Result<Json<Value>, ApiError> {
+    match outcome {
+        CommandOutcome::Applied { revision } | CommandOutcome::Unchanged { revision } => {
+            Ok(Json(json!({"revision": revision})))
+        }
+        CommandOutcome::CasFailed { current } => Err(ApiError::new(
+            ErrorCode::Conflict,
+            if current == 0 {
+                "compare-and-set failed: the key does not exist".to_string()
+            } else {
+                format!("compare-and-set failed: the key is at revision {current}; read it again and retry with cas={current}")
+            },
+        )),
+        CommandOutcome::NotFound => Err(ApiError::new(ErrorCode::NotFound, "nothing to change: it does not exist")),
+    }
+}

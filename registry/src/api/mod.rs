@@ -1,0 +1,35 @@
+//! The registry's REST API: services and instances (`services.rs`), KV (`kv.rs`), cluster
+//! status (`cluster.rs`). Writes go to the leader; reads are linearizable unless the request
+//! says `?consistency=stale`.
+
+mod cluster;
+mod kv;
+mod params;
+mod services;
+
+use std::sync::Arc;
+
+use axum::{
+    routing::{get, put},
+    Router,
+};
+
+use crate::node::RegistryNode;
+
+/// Largest request body (a registration, a KV value): 512 KiB, as Consul's KV.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+
+pub fn routes(node: Arc<RegistryNode>) -> Router {
+    Router::new()
+        .route("/v1/registry/services", get(services::list_services))
+        .route("/v1/registry/services/{service}/instances", get(services::list_instances))
+        .route(
+            "/v1/registry/services/{service}/instances/{id}",
+            put(services::register).delete(services::deregister).get(services::get_instance),
+        )
+        .route("/v1/registry/services/{service}/instances/{id}/heartbeat", put(services::heartbeat))
+        .route("/v1/kv/{*key}", put(kv::put).get(kv::get).delete(kv::delete))
+        .route("/v1/cluster/status", get(cluster::status))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(node)
+}

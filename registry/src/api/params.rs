@@ -1,0 +1,49 @@
+//! Query parameters and name checks shared by the registry handlers.
+
+use serde::Deserialize;
+use vigil_common::http::ApiError;
+use vigil_model::registry::DEFAULT_NAMESPACE;
+
+use crate::node::RegistryNode;
+
+/// `?namespace=&consistency=`, accepted by every registry endpoint.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Common {
+    pub namespace: Option<String>,
+    pub consistency: Option<String>,
+}
+
+impl Common {
+    pub fn namespace(&self) -> Result<String, ApiError> {
+        let namespace = self.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+        check_name("namespace", &namespace)?;
+        Ok(namespace)
+    }
+
+    /// Waits for a linearizable read unless `consistency=stale`.
+    pub async fn read_barrier(&self, node: &RegistryNode) -> Result<(), ApiError> {
+        match self.consistency.as_deref() {
+            None | Some("linearizable") | Some("default") => node.read_barrier().await,
+            Some("stale") => Ok(()),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "consistency={other:?} is not known: use linearizable (the default) or stale"
+            ))),
+        }
+    }
+}
+
+/// Names of namespaces, services and instances: 1-128 characters of letters, digits, `.`, `_`,
+/// `-` and `:`, so they are safe in URLs, metric labels and log lines.
+pub fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "invalid {what} {name:?}: use 1-128 characters among letters, digits, '.', '_', '-' and ':'"
+        )))
+    }
+}

@@ -1,0 +1,175 @@
+//! Services and instances: register (with a lease), heartbeat, deregister, discover.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use axum::{
+    extract::{rejection::JsonRejection, Path, Query, State},
+    Json,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vigil_common::http::ApiError;
+use vigil_model::{
+    registry::{Command, Health, Instance, InstanceSpec},
+    ErrorCode,
+};
+
+use super::params::{check_name, Common};
+use crate::{lease, node::RegistryNode};
+
+type Node = State<Arc<RegistryNode>>;
+
+/// A lease shorter than this could expire between two expiry checks of the leader.
+const MIN_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+pub async fn register(
+    State(node): Node,
+    Path((service, id)): Path<(String, String)>,
+    Query(common): Query<Common>,
+    body: Result<Json<InstanceSpec>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let namespace = common.namespace()?;
+    check_name("service", &service)?;
+    check_name("instance id", &id)?;
+    let Json(spec) = body
+        .map_err(|rejection| ApiError::bad_request(format!("invalid registration body: {}", rejection.body_text())))?;
+    if spec.address.trim().is_empty() {
+        return Err(ApiError::bad_request("address is empty: give the host name or IP callers connect to"));
+    }
+    if let Some(ttl) = spec.ttl {
+        if ttl < MIN_TTL {
+            return Err(ApiError::bad_request(format!("ttl {ttl:?} is below the minimum of 1s")));
+        }
+    }
+    let ttl = spec.ttl;
+    let key = (namespace.clone(), service.clone(), id.clone());
+    let outcome = node.write(Command::Register { namespace, service, id, spec }).await?;
+    if let Some(ttl) = ttl {
+        // Registering counts as a heartbeat (on the leader; elsewhere the leader starts the
+        // clock when it first sees the instance).
+        node.leases.renew(key, ttl);
+    }
+    super::kv::answer(outcome)
+}
+
+pub async fn deregister(
+    State(node): Node,
+    Path((service, id)): Path<(String, String)>,
+    Query(common): Query<Common>,
+) -> Result<Json<Value>, ApiError> {
+    let namespace = common.namespace()?;
+    let outcome = node.write(Command::Deregister { namespace, service, id }).await?;
+    super::kv::answer(outcome)
+}
+
+pub async fn heartbeat(
+    State(node): Node,
+    Path((service, id)): Path<(String, String)>,
+    Query(common): Query<Common>,
+) -> Result<Json<Value>, ApiError> {
+    let namespace = common.namespace()?;
+    if node.is_leader() {
+        lease::heartbeat(&node, (namespace, service, id)).await?;
+        return Ok(Json(json!({"ok": true})));
+    }
+    // Leases live on the leader: pass the heartbeat on.
+    let (_, address) =
+        node.leader().ok_or_else(|| ApiError::unavailable("the registry has no leader right now: retry shortly"))?;
+    let url = format!("http://{address}/v1/registry/services/{service}/instances/{id}/heartbeat?namespace={namespace}");
+    let response =
+        reqwest::Client::new().put(url).send().await.map_err(|error| {
+            ApiError::unavailable(format!("failed to reach the registry leader at {address}: {error}"))
+        })?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(Json(body));
+    }
+    let code = serde_json::from_value::<vigil_model::error::ErrorBody>(body.clone()).map(|b| b.error);
+    match code {
+        Ok(detail) => Err(ApiError::new(detail.code, detail.message)),
+        Err(_) => Err(ApiError::unavailable(format!("the leader answered {status}"))),
+    }
+}
+
+pub async fn get_instance(
+    State(node): Node,
+    Path((service, id)): Path<(String, String)>,
+    Query(common): Query<Common>,
+) -> Result<Json<Instance>, ApiError> {
+    let namespace = common.namespace()?;
+    common.read_barrier(&node).await?;
+    node.read(|applied| applied.state.instances.get(&(namespace.clone(), service.clone(), id.clone())).cloned())
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("instance {id} of service {service} is not registered (namespace {namespace})"),
+            )
+        })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstancesQuery {
+    namespace: Option<String>,
+    consistency: Option<String>,
+    /// `true`: only passing instances.
+    healthy: Option<bool>,
+}
+
+/// Discovery: the enabled instances of a service.
+pub async fn list_instances(
+    State(node): Node,
+    Path(service): Path<String>,
+    Query(query): Query<InstancesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let common = Common { namespace: query.namespace, consistency: query.consistency };
+    let namespace = common.namespace()?;
+    check_name("service", &service)?;
+    common.read_barrier(&node).await?;
+    let only_healthy = query.healthy.unwrap_or(false);
+    let (revision, instances) = node.read(|applied| {
+        let instances: Vec<Instance> = applied
+            .state
+            .instances
+            .range((namespace.clone(), service.clone(), String::new())..)
+            .take_while(|((ns, s, _), _)| *ns == namespace && *s == service)
+            .map(|(_, instance)| instance)
+            .filter(|instance| instance.spec.enabled && (!only_healthy || instance.health == Health::Passing))
+            .cloned()
+            .collect();
+        (applied.state.revision, instances)
+    });
+    Ok(Json(json!({"revision": revision, "namespace": namespace, "service": service, "instances": instances})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesQuery {
+    namespace: Option<String>,
+    consistency: Option<String>,
+}
+
+/// Every service of a namespace with its instance counts.
+pub async fn list_services(State(node): Node, Query(query): Query<ServicesQuery>) -> Result<Json<Value>, ApiError> {
+    let common = Common { namespace: query.namespace, consistency: query.consistency };
+    let namespace = common.namespace()?;
+    common.read_barrier(&node).await?;
+    let (revision, services) = node.read(|applied| {
+        let mut services: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for ((ns, service, _), instance) in &applied.state.instances {
+            if *ns == namespace {
+                let counts = services.entry(service.clone()).or_default();
+                counts.0 += 1;
+                counts.1 += u64::from(instance.health == Health::Passing);
+            }
+        }
+        (applied.state.revision, services)
+    });
+    let services: Vec<Value> = services
+        .into_iter()
+        .map(|(name, (instances, passing))| json!({"service": name, "instances": instances, "passing": passing}))
+        .collect();
+    Ok(Json(json!({"revision": revision, "namespace": namespace, "services": services})))
+}

@@ -1,0 +1,67 @@
+//! Registry node settings: the `[registry]` table of the config file.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// This node's id, unique in the cluster (1, 2, 3, ...).
+    pub node_id: u64,
+    /// Where peers and clients reach this node (`host:port`); empty: the listen address.
+    pub advertise: String,
+    /// Every voting member of a new cluster as `id=host:port` (this node included). Empty: a
+    /// single-node cluster. Used once, to bootstrap; later changes go through the API.
+    pub peers: Vec<String>,
+    /// Leader heartbeat to followers.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    /// Election timeout range: a follower that hears no leader for a random time in it stands.
+    #[serde(with = "humantime_serde")]
+    pub election_timeout_min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub election_timeout_max: Duration,
+    /// Build a snapshot (and drop the log before it) after this many entries.
+    pub snapshot_after_entries: u64,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            node_id: 1,
+            advertise: String::new(),
+            peers: Vec::new(),
+            heartbeat_interval: Duration::from_millis(50),
+            election_timeout_min: Duration::from_millis(150),
+            election_timeout_max: Duration::from_millis(300),
+            snapshot_after_entries: 10_000,
+        }
+    }
+}
+
+impl RegistryConfig {
+    /// The bootstrap members as (id, address); a single-node cluster when `peers` is empty.
+    pub fn members(&self, advertise: &str) -> anyhow::Result<Vec<(u64, String)>> {
+        if self.peers.is_empty() {
+            return Ok(vec![(self.node_id, advertise.to_string())]);
+        }
+        let mut members = Vec::new();
+        for peer in &self.peers {
+            let (id, address) = peer
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("registry.peers entry {peer:?} is not id=host:port"))?;
+            let id: u64 = id
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("registry.peers entry {peer:?}: the id must be a positive integer"))?;
+            members.push((id, address.trim().to_string()));
+        }
+        anyhow::ensure!(
+            members.iter().any(|(id, _)| *id == self.node_id),
+            "registry.peers does not list this node (registry.node_id = {})",
+            self.node_id
+        );
+        Ok(members)
+    }
+}

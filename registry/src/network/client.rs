@@ -1,0 +1,96 @@
+//! Raft RPCs to peers: JSON over HTTP POST to `/raft/*` on the peer's listener.
+
+use std::time::Duration;
+
+use openraft::{
+    error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable},
+    network::{RPCOption, RaftNetwork, RaftNetworkFactory},
+    raft::{
+        AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+        VoteResponse,
+    },
+    BasicNode,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::TypeConfig;
+
+/// Creates one [`PeerClient`] per peer; they share one HTTP connection pool.
+#[derive(Clone)]
+pub struct HttpNetwork {
+    client: reqwest::Client,
+}
+
+impl HttpNetwork {
+    pub fn new() -> anyhow::Result<HttpNetwork> {
+        let client = reqwest::Client::builder().connect_timeout(Duration::from_millis(500)).build()?;
+        Ok(HttpNetwork { client })
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: u64, node: &BasicNode) -> PeerClient {
+        PeerClient { target, node: node.clone(), client: self.client.clone() }
+    }
+}
+
+pub struct PeerClient {
+    target: u64,
+    node: BasicNode,
+    client: reqwest::Client,
+}
+
+impl PeerClient {
+    async fn call<Req, Resp, E>(
+        &self,
+        path: &str,
+        request: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<u64, BasicNode, RaftError<u64, E>>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let url = format!("http://{}/raft/{path}", self.node.addr);
+        let response =
+            self.client.post(&url).timeout(option.hard_ttl()).json(request).send().await.map_err(|error| {
+                if error.is_connect() {
+                    RPCError::Unreachable(Unreachable::new(&error))
+                } else {
+                    RPCError::Network(NetworkError::new(&error))
+                }
+            })?;
+        let answer: Result<Resp, RaftError<u64, E>> =
+            response.json().await.map_err(|error| RPCError::Network(NetworkError::new(&error)))?;
+        answer.map_err(|error| RPCError::RemoteError(RemoteError::new_with_node(self.target, self.node.clone(), error)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        request: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+        self.call("append", &request, &option).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        request: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<u64>, RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>> {
+        self.call("snapshot", &request, &option).await
+    }
+
+    async fn vote(
+        &mut self,
+        request: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+        self.call("vote", &request, &option).await
+    }
+}

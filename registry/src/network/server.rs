@@ -1,0 +1,57 @@
+//! The receiving side of Raft RPCs: `/raft/append`, `/raft/vote`, `/raft/snapshot`, and the
+//! internal calls followers make to the leader (`/raft/write`, `/raft/read-index`).
+
+use axum::{extract::State, routing::post, Json, Router};
+use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+use vigil_model::registry::RegistryRequest;
+
+use crate::{node::RegistryNode, TypeConfig};
+
+pub fn routes(node: std::sync::Arc<RegistryNode>) -> Router {
+    Router::new()
+        .route("/raft/append", post(append))
+        .route("/raft/vote", post(vote))
+        .route("/raft/snapshot", post(snapshot))
+        .route("/raft/write", post(write))
+        .route("/raft/read-index", post(read_index))
+        .with_state(node)
+}
+
+type Node = State<std::sync::Arc<RegistryNode>>;
+
+async fn append(State(node): Node, Json(request): Json<AppendEntriesRequest<TypeConfig>>) -> Json<serde_json::Value> {
+    Json(to_json(node.raft().append_entries(request).await))
+}
+
+async fn vote(State(node): Node, Json(request): Json<VoteRequest<u64>>) -> Json<serde_json::Value> {
+    Json(to_json(node.raft().vote(request).await))
+}
+
+async fn snapshot(
+    State(node): Node,
+    Json(request): Json<InstallSnapshotRequest<TypeConfig>>,
+) -> Json<serde_json::Value> {
+    Json(to_json(node.raft().install_snapshot(request).await))
+}
+
+/// A write a follower received and forwards; answered as the API answers it.
+async fn write(State(node): Node, Json(request): Json<RegistryRequest>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match node.write_local(request).await {
+        Ok(outcome) => Json(outcome).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// ReadIndex for a follower: the log index a linearizable read must wait to have applied.
+async fn read_index(State(node): Node) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match node.read_index_local().await {
+        Ok(index) => Json(index).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn to_json<T: serde::Serialize, E: serde::Serialize>(result: Result<T, E>) -> serde_json::Value {
+    serde_json::to_value(result).unwrap_or_else(|error| serde_json::json!({"Err": error.to_string()}))
+}

@@ -1,0 +1,199 @@
+//! A registry node: opens its storage, starts openraft, bootstraps a new cluster, and routes
+//! writes and linearizable reads to the leader.
+
+use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
+
+use openraft::{error::RaftError, BasicNode, ServerState, SnapshotPolicy};
+use vigil_common::http::ApiError;
+use vigil_model::{
+    registry::{ClusterMember, ClusterStatus, Command, CommandOutcome, RegistryRequest, REGISTRY_SCHEMA_VERSION},
+    ErrorCode,
+};
+
+use crate::{
+    lease::Leases,
+    network::client::HttpNetwork,
+    store::{Applied, LogStore, StateMachineStore},
+    Raft, RegistryConfig,
+};
+
+/// How long a linearizable read waits for this node to apply what the leader committed.
+const READ_WAIT: Duration = Duration::from_secs(5);
+
+pub struct RegistryNode {
+    id: u64,
+    raft: Raft,
+    state: StateMachineStore,
+    http: reqwest::Client,
+    pub(crate) leases: Leases,
+}
+
+impl RegistryNode {
+    /// Opens `<data_dir>/registry`, starts Raft, and bootstraps the cluster if this node's
+    /// storage is empty. `advertise` is where peers reach this node.
+    pub async fn start(config: &RegistryConfig, data_dir: &Path, advertise: &str) -> anyhow::Result<Arc<RegistryNode>> {
+        let dir = data_dir.join("registry");
+        let log = LogStore::open(&dir.join("log"))?;
+        let state = StateMachineStore::open(&dir.join("state"))?;
+        let raft_config = openraft::Config {
+            cluster_name: "vigil-registry".into(),
+            heartbeat_interval: config.heartbeat_interval.as_millis() as u64,
+            election_timeout_min: config.election_timeout_min.as_millis() as u64,
+            election_timeout_max: config.election_timeout_max.as_millis() as u64,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_after_entries),
+            max_in_snapshot_log_to_keep: 1_000,
+            ..Default::default()
+        }
+        .validate()?;
+        let raft = Raft::new(config.node_id, Arc::new(raft_config), HttpNetwork::new()?, log, state.clone()).await?;
+        if !raft.is_initialized().await? {
+            let members: BTreeMap<u64, BasicNode> =
+                config.members(advertise)?.into_iter().map(|(id, addr)| (id, BasicNode { addr })).collect();
+            // Every node of a new cluster may call this with the same members; one election
+            // wins and the others learn the membership from it.
+            if let Err(error) = raft.initialize(members).await {
+                tracing::info!(%error, "registry cluster not bootstrapped by this node");
+            }
+        }
+        let node = Arc::new(RegistryNode {
+            id: config.node_id,
+            raft,
+            state,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
+            leases: Leases::default(),
+        });
+        tokio::spawn(crate::lease::run(node.clone()));
+        Ok(node)
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    pub fn state(&self) -> &StateMachineStore {
+        &self.state
+    }
+
+    /// Reads the applied state (after [`read_barrier`](Self::read_barrier) for a
+    /// linearizable read).
+    pub fn read<T>(&self, f: impl FnOnce(&Applied) -> T) -> T {
+        self.state.read(f)
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.id)
+    }
+
+    /// The leader's id and address, if one is known.
+    pub fn leader(&self) -> Option<(u64, String)> {
+        let metrics = self.raft.metrics().borrow().clone();
+        let leader = metrics.current_leader?;
+        let node = metrics.membership_config.membership().get_node(&leader)?;
+        Some((leader, node.addr.clone()))
+    }
+
+    /// Proposes `command`, on this node if it leads, else through the leader.
+    pub async fn write(&self, command: Command) -> Result<CommandOutcome, ApiError> {
+        let request = RegistryRequest { version: REGISTRY_SCHEMA_VERSION, at_ms: now_ms(), command };
+        if self.is_leader() {
+            return self.write_local(request).await;
+        }
+        let (_, address) = self.leader().ok_or_else(no_leader)?;
+        let response =
+            self.http.post(format!("http://{address}/raft/write")).json(&request).send().await.map_err(|error| {
+                ApiError::unavailable(format!("failed to reach the registry leader at {address}: {error}"))
+            })?;
+        decode_answer(response).await
+    }
+
+    /// Proposes `request` on this node; fails unless it is the leader.
+    pub async fn write_local(&self, mut request: RegistryRequest) -> Result<CommandOutcome, ApiError> {
+        // The leader's clock stamps the change, whoever received it.
+        request.at_ms = now_ms();
+        match self.raft.client_write(request).await {
+            Ok(response) => Ok(response.data),
+            Err(RaftError::APIError(error)) => Err(ApiError::unavailable(format!("{error}; retry"))),
+            Err(RaftError::Fatal(error)) => Err(ApiError::internal(format!("registry stopped: {error}"))),
+        }
+    }
+
+    /// Waits until this node has applied everything committed before the call: after it, a
+    /// local read is linearizable (Raft ReadIndex; a follower asks the leader for the index).
+    pub async fn read_barrier(&self) -> Result<(), ApiError> {
+        let index = if self.is_leader() {
+            self.read_index_local().await?
+        } else {
+            let (_, address) = self.leader().ok_or_else(no_leader)?;
+            let response =
+                self.http.post(format!("http://{address}/raft/read-index")).send().await.map_err(|error| {
+                    ApiError::unavailable(format!("failed to reach the registry leader at {address}: {error}"))
+                })?;
+            decode_answer(response).await?
+        };
+        self.raft.wait(Some(READ_WAIT)).applied_index_at_least(index, "linearizable read").await.map(|_| ()).map_err(
+            |error| ApiError::new(ErrorCode::Timeout, format!("this node did not catch up with the leader: {error}")),
+        )
+    }
+
+    /// On the leader: the log index a linearizable read must see applied.
+    pub async fn read_index_local(&self) -> Result<Option<u64>, ApiError> {
+        match self.raft.get_read_log_id().await {
+            Ok((read_log_id, _)) => Ok(read_log_id.map(|log_id| log_id.index)),
+            Err(RaftError::APIError(error)) => Err(ApiError::unavailable(format!("{error}; retry"))),
+            Err(RaftError::Fatal(error)) => Err(ApiError::internal(format!("registry stopped: {error}"))),
+        }
+    }
+
+    pub fn status(&self) -> ClusterStatus {
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        let voters: Vec<u64> = membership.voter_ids().collect();
+        let role = match metrics.state {
+            ServerState::Leader => "leader",
+            ServerState::Follower => "follower",
+            ServerState::Candidate => "candidate",
+            ServerState::Learner => "learner",
+            ServerState::Shutdown => "shutdown",
+        };
+        ClusterStatus {
+            node_id: self.id,
+            role: role.to_string(),
+            term: metrics.current_term,
+            leader: metrics.current_leader,
+            last_log_index: metrics.last_log_index,
+            applied_index: metrics.last_applied.map(|log_id| log_id.index),
+            revision: self.read(|applied| applied.state.revision),
+            members: membership
+                .nodes()
+                .map(|(id, node)| ClusterMember { id: *id, address: node.addr.clone(), voter: voters.contains(id) })
+                .collect(),
+        }
+    }
+}
+
+fn no_leader() -> ApiError {
+    ApiError::unavailable("the registry has no leader right now (an election is under way): retry shortly")
+}
+
+/// Decodes an answer of another node: the value, or its standard error body.
+async fn decode_answer<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, ApiError> {
+    let status = response.status();
+    let bytes =
+        response.bytes().await.map_err(|error| ApiError::unavailable(format!("leader answer cut short: {error}")))?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes)
+            .map_err(|error| ApiError::internal(format!("unreadable leader answer: {error}")));
+    }
+    match serde_json::from_slice::<vigil_model::error::ErrorBody>(&bytes) {
+        Ok(body) => Err(ApiError::new(body.error.code, body.error.message)),
+        Err(_) => Err(ApiError::unavailable(format!("the leader answered {status}"))),
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
