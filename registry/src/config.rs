@@ -22,8 +22,11 @@ pub struct RegistryConfig {
     pub election_timeout_min: Duration,
     #[serde(with = "humantime_serde")]
     pub election_timeout_max: Duration,
-    /// Build a snapshot (and drop the log before it) after this many entries.
+    /// Build a snapshot after this many entries.
     pub snapshot_after_entries: u64,
+    /// Entries kept before the last snapshot, so a briefly lagging follower catches up from
+    /// the log instead of being sent a whole snapshot.
+    pub keep_entries_after_snapshot: u64,
 }
 
 impl Default for RegistryConfig {
@@ -36,6 +39,7 @@ impl Default for RegistryConfig {
             election_timeout_min: Duration::from_millis(150),
             election_timeout_max: Duration::from_millis(300),
             snapshot_after_entries: 10_000,
+            keep_entries_after_snapshot: 1_000,
         }
     }
 }

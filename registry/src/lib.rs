@@ -6,6 +6,9 @@
 //! [`store::RegistryState`]), `network/` (Raft RPCs over HTTP), `lease.rs` (heartbeats kept on
 //! the leader, only expiry replicated) and `api/` (the REST API).
 
+// openraft's `StorageError` is large, and the storage traits return it.
+#![allow(clippy::result_large_err)]
+
 pub mod api;
 pub mod config;
 mod lease;

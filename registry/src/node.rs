@@ -41,7 +41,7 @@ impl RegistryNode {
             election_timeout_min: config.election_timeout_min.as_millis() as u64,
             election_timeout_max: config.election_timeout_max.as_millis() as u64,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_after_entries),
-            max_in_snapshot_log_to_keep: 1_000,
+            max_in_snapshot_log_to_keep: config.keep_entries_after_snapshot,
             ..Default::default()
         }
         .validate()?;
@@ -166,6 +166,8 @@ impl RegistryNode {
             leader: metrics.current_leader,
             last_log_index: metrics.last_log_index,
             applied_index: metrics.last_applied.map(|log_id| log_id.index),
+            snapshot_index: metrics.snapshot.map(|log_id| log_id.index),
+            purged_index: metrics.purged.map(|log_id| log_id.index),
             revision: self.read(|applied| applied.state.revision),
             members: membership
                 .nodes()

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-const SERVICE_CRATES: [&str; 3] = ["vigil-collector", "vigil-pipeline", "vigil-query"];
+const SERVICE_CRATES: [&str; 4] = ["vigil-collector", "vigil-pipeline", "vigil-query", "vigil-registry"];
 const NOT_IN_AGENT: [&str; 3] = ["tantivy", "openraft", "sqlx"];
 
 fn metadata() -> Value {

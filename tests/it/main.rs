@@ -8,3 +8,4 @@ mod helpers;
 mod invariants;
 mod kafka;
 mod loghub;
+mod registry;

@@ -160,6 +160,11 @@ pub struct ClusterStatus {
     pub leader: Option<u64>,
     pub last_log_index: Option<u64>,
     pub applied_index: Option<u64>,
+    /// Last entry covered by this node's snapshot.
+    pub snapshot_index: Option<u64>,
+    /// Entries up to here were dropped from this node's log (a follower further behind needs
+    /// a snapshot).
+    pub purged_index: Option<u64>,
     /// Registry revision (bumped by every change).
     pub revision: u64,
     pub members: Vec<ClusterMember>,

@@ -163,7 +163,7 @@ fn io_error(error: impl std::error::Error + Send + Sync + 'static) -> StorageErr
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StorageError<u64>> {
-    serde_json::to_vec(value).map_err(|error| io_error(error))
+    serde_json::to_vec(value).map_err(io_error)
 }
 
 async fn wait(done: oneshot::Receiver<io::Result<()>>) -> Result<(), StorageError<u64>> {

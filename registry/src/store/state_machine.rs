@@ -39,11 +39,14 @@ struct SnapshotFile {
     data: RegistrySnapshot,
 }
 
+/// A snapshot's metadata and encoded data.
+type SnapshotBytes = (SnapshotMeta<u64, openraft::BasicNode>, Vec<u8>);
+
 struct Inner {
     applied: RwLock<Applied>,
     snapshot_path: PathBuf,
     /// The last snapshot built or installed: its metadata and encoded data.
-    current: Mutex<Option<(SnapshotMeta<u64, openraft::BasicNode>, Vec<u8>)>>,
+    current: Mutex<Option<SnapshotBytes>>,
     revision: watch::Sender<u64>,
 }
 

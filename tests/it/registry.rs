@@ -1,0 +1,236 @@
+//! The registry through the binary: one node in `vigil up`, and a 3-node cluster of separate
+//! processes that loses its leader.
+
+use std::{path::Path, time::Duration};
+
+use serde_json::{json, Value};
+use vigil_testkit::{free_port, wait_healthy, wait_until, Process};
+
+use crate::helpers::{TestApp, STARTUP};
+
+/// One registry node as the API sees it.
+struct Registry {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Registry {
+    fn new(base: &str) -> Registry {
+        Registry { base: base.to_string(), client: reqwest::Client::new() }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<String>) -> (u16, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).timeout(Duration::from_secs(10));
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.json().await.unwrap_or(Value::Null))
+            }
+            Err(error) => (0, json!({ "transport_error": error.to_string() })),
+        }
+    }
+
+    async fn put(&self, path: &str, body: &str) -> (u16, Value) {
+        self.send(reqwest::Method::PUT, path, Some(body.to_string())).await
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// Ids of the passing instances of `service`.
+    async fn healthy(&self, service: &str) -> Vec<String> {
+        let (status, body) = self.get(&format!("/v1/registry/services/{service}/instances?healthy=true")).await;
+        assert_eq!(status, 200, "discovery failed: {body}");
+        body["instances"]
+            .as_array()
+            .expect("instances")
+            .iter()
+            .map(|i| i["id"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    async fn status(&self) -> Option<Value> {
+        let (status, body) = self.get("/v1/cluster/status").await;
+        (status == 200).then_some(body)
+    }
+}
+
+#[tokio::test]
+async fn single_node_registers_discovers_expires_leases_and_keeps_kv_across_a_kill() {
+    let mut app = TestApp::up().await;
+    let registry = Registry::new(&app.base);
+
+    // Register with a 3 s lease: discoverable, still passing before the TTL is over.
+    let (status, body) = registry
+        .put(
+            "/v1/registry/services/checkout/instances/c1",
+            r#"{"address":"10.0.0.7","port":8080,"ttl":"3s","tags":["blue"]}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(registry.healthy("checkout").await, vec!["c1"]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(registry.healthy("checkout").await, vec!["c1"], "the TTL is a lower bound: no expiry before it");
+
+    // No heartbeat: critical within 2x TTL (6 s from registration), and then a heartbeat
+    // brings it back.
+    let started = std::time::Instant::now();
+    wait_until("the lease to expire", Duration::from_secs(5), || async {
+        registry.healthy("checkout").await.is_empty().then_some(())
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_millis(4_600), "expired later than 2x TTL");
+    let (_, body) = registry.get("/v1/registry/services/checkout/instances/c1").await;
+    assert_eq!(body["health"], "critical");
+    let (status, _) = registry.put("/v1/registry/services/checkout/instances/c1/heartbeat", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(registry.healthy("checkout").await, vec!["c1"]);
+
+    // KV with compare-and-set.
+    let (status, created) = registry.put("/v1/kv/app/db-url?cas=0", "postgres://db:5432").await;
+    assert_eq!(status, 200, "{created}");
+    let (status, body) = registry.put("/v1/kv/app/db-url?cas=0", "postgres://other").await;
+    assert_eq!(status, 409, "a create-only put of an existing key must fail: {body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("revision"), "{body}");
+    let (_, body) = registry.get("/v1/kv/app/db-url").await;
+    assert_eq!(body["entry"]["value"], "postgres://db:5432");
+
+    // Bad input: clear 4xx, nothing applied.
+    let revision = registry.status().await.expect("status")["revision"].clone();
+    let (status, body) =
+        registry.put("/v1/registry/services/checkout/instances/c2", r#"{"address":"x","port":1,"colour":"red"}"#).await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("colour"), "the unknown field is named: {body}");
+    let (status, _) =
+        registry.put("/v1/registry/services/bad%20name/instances/c2", r#"{"address":"x","port":1}"#).await;
+    assert_eq!(status, 400);
+    let (status, _) = registry.delete("/v1/kv/app/db-url?cas=1").await;
+    assert_eq!(status, 409, "a delete on a stale revision must fail");
+    assert_eq!(registry.status().await.expect("status")["revision"], revision, "a refused request changes nothing");
+
+    // SIGKILL and restart: every acknowledged write is still there.
+    app.process.kill();
+    app.restart().await;
+    let (status, body) = registry.get("/v1/kv/app/db-url").await;
+    assert_eq!((status, body["entry"]["value"].clone()), (200, json!("postgres://db:5432")), "{body}");
+    let (_, body) = registry.get("/v1/registry/services/checkout/instances/c1").await;
+    assert_eq!(body["tags"], json!(["blue"]), "{body}");
+}
+
+/// A node of a 3-node cluster in its own process.
+struct ClusterNode {
+    id: u64,
+    base: String,
+    process: Process,
+}
+
+fn start_cluster(dir: &Path, snapshot_after: u64) -> Vec<ClusterNode> {
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let peers: Vec<String> =
+        ports.iter().enumerate().map(|(i, port)| format!("\"{}=127.0.0.1:{port}\"", i + 1)).collect();
+    ports
+        .iter()
+        .enumerate()
+        .map(|(i, port)| {
+            let id = i as u64 + 1;
+            let node_dir = dir.join(format!("node-{id}"));
+            std::fs::create_dir_all(&node_dir).expect("node dir");
+            let config = format!(
+                "data_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\n\n[registry]\nnode_id = {id}\npeers = [{}]\nsnapshot_after_entries = {snapshot_after}\nkeep_entries_after_snapshot = 0\n",
+                node_dir.join("data").display(),
+                peers.join(", ")
+            );
+            let path = node_dir.join("vigil.toml");
+            std::fs::write(&path, config).expect("config written");
+            let args = ["run", "--config", &path.display().to_string(), "--roles", "registry"].map(String::from);
+            let process = Process::start(Path::new(env!("CARGO_BIN_EXE_vigil")), &args, &[], &node_dir.join("vigil.log"));
+            ClusterNode { id, base: format!("http://127.0.0.1:{port}"), process }
+        })
+        .collect()
+}
+
+/// The leader id, once every given node agrees on one other than `not`.
+async fn agreed_leader(nodes: &[&ClusterNode], not: Option<u64>) -> u64 {
+    wait_until("the nodes to agree on a leader", Duration::from_secs(20), || async {
+        let mut leaders = Vec::new();
+        for node in nodes {
+            leaders.push(Registry::new(&node.base).status().await?["leader"].as_u64()?);
+        }
+        (leaders.windows(2).all(|w| w[0] == w[1]) && Some(leaders[0]) != not).then(|| leaders[0])
+    })
+    .await
+}
+
+#[tokio::test]
+async fn three_nodes_survive_the_leader_being_killed_and_a_restarted_node_catches_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A low snapshot threshold, so the restarted node has to be sent a snapshot.
+    let mut nodes = start_cluster(dir.path(), 20);
+    for node in &nodes {
+        wait_healthy(&node.base, STARTUP).await;
+    }
+    let leader = agreed_leader(&nodes.iter().collect::<Vec<_>>(), None).await;
+    let follower = nodes.iter().find(|n| n.id != leader).expect("a follower");
+
+    // Writes sent to a follower are forwarded; every node reads them (linearizable reads).
+    let via_follower = Registry::new(&follower.base);
+    for i in 0..30 {
+        let (status, body) = via_follower.put(&format!("/v1/kv/k{i}"), &format!("v{i}")).await;
+        assert_eq!(status, 200, "write {i} through a follower: {body}");
+    }
+    let (status, body) =
+        via_follower.put("/v1/registry/services/payments/instances/p1", r#"{"address":"10.0.0.9","port":9000}"#).await;
+    assert_eq!(status, 200, "{body}");
+    for node in &nodes {
+        let (_, body) = Registry::new(&node.base).get("/v1/kv/k29").await;
+        assert_eq!(body["entry"]["value"], "v29", "node {} must see the last acknowledged write", node.id);
+    }
+
+    // SIGKILL the leader: the other two elect a new one and take writes.
+    let killed = nodes.iter_mut().find(|n| n.id == leader).expect("leader node");
+    let killed_at = Registry::new(&killed.base).status().await.expect("status")["last_log_index"].as_u64().unwrap_or(0);
+    killed.process.kill();
+    let survivors: Vec<&ClusterNode> = nodes.iter().filter(|n| n.id != leader).collect();
+    agreed_leader(&survivors, Some(leader)).await;
+    let survivor = Registry::new(&survivors[0].base);
+    for i in 30..60 {
+        let (status, body) = wait_until("a write to succeed after the failover", Duration::from_secs(10), || async {
+            let answer = survivor.put(&format!("/v1/kv/k{i}"), &format!("v{i}")).await;
+            (answer.0 == 200).then_some(answer)
+        })
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    for i in [0, 29] {
+        let (_, body) = survivor.get(&format!("/v1/kv/k{i}")).await;
+        assert_eq!(body["entry"]["value"], format!("v{i}"), "an acknowledged write was lost in the failover");
+    }
+    assert_eq!(survivor.healthy("payments").await, vec!["p1"]);
+    let purged = wait_until("the survivors to snapshot and purge their logs", Duration::from_secs(10), || async {
+        let purged = survivor.status().await?["purged_index"].as_u64()?;
+        (purged > killed_at).then_some(purged)
+    })
+    .await;
+    assert!(purged > killed_at, "the killed node can only catch up through a snapshot now");
+
+    // The killed node comes back and catches up (its log is behind a snapshot by now).
+    let restarted = nodes.iter_mut().find(|n| n.id == leader).expect("old leader");
+    restarted.process.restart();
+    wait_healthy(&restarted.base, STARTUP).await;
+    let back = Registry::new(&restarted.base);
+    wait_until("the restarted node to catch up", Duration::from_secs(20), || async {
+        let (_, body) = back.get("/v1/kv/k59?consistency=stale").await;
+        (body["entry"]["value"] == "v59").then_some(())
+    })
+    .await;
+    let (_, body) = back.get("/v1/kv/k0?consistency=stale").await;
+    assert_eq!(body["entry"]["value"], "v0");
+}
