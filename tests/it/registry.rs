@@ -233,4 +233,72 @@ async fn three_nodes_survive_the_leader_being_killed_and_a_restarted_node_catche
     .await;
     let (_, body) = back.get("/v1/kv/k0?consistency=stale").await;
     assert_eq!(body["entry"]["value"], "v0");
+    // It holds no history before the snapshot it was sent: a watch from there is told to list
+    // again, not handed a partial history.
+    let (status, body) = back.get("/v1/watch?from=0&consistency=stale").await;
+    assert_eq!(status, 410, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("list the resource again"), "{body}");
+}
+
+#[tokio::test]
+async fn blocking_queries_wake_on_their_own_change_and_watches_stream_every_revision() {
+    let app = TestApp::up().await;
+    let registry = Registry::new(&app.base);
+    let register = |service: &'static str, id: &'static str| {
+        let registry = Registry::new(&app.base);
+        async move {
+            let path = format!("/v1/registry/services/{service}/instances/{id}");
+            let (status, body) = registry.put(&path, r#"{"address":"10.0.0.1","port":80}"#).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    register("orders", "o1").await;
+    let (_, listed) = registry.get("/v1/registry/services/orders/instances").await;
+    let index = listed["index"].as_u64().expect("an index to block on");
+
+    // A blocking query on `orders` ignores a change to `billing`, and wakes on `orders`.
+    let blocked = {
+        let registry = Registry::new(&app.base);
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let answer = registry.get(&format!("/v1/registry/services/orders/instances?index={index}&wait=20s")).await;
+            (answer, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    register("billing", "b1").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!blocked.is_finished(), "a change to another service must not wake the query");
+    register("orders", "o2").await;
+    let ((status, body), waited) = blocked.await.expect("query task");
+    assert_eq!(status, 200, "{body}");
+    assert!(waited < Duration::from_secs(15), "the change should wake the query at once");
+    assert!(body["index"].as_u64().unwrap_or(0) > index);
+    assert_eq!(body["instances"].as_array().map(Vec::len), Some(2));
+
+    // A watch from revision 0 replays every change in order, with no gap, then follows live.
+    let mut stream =
+        reqwest::Client::new().get(format!("{}/v1/watch?from=0", app.base)).send().await.expect("watch answers");
+    assert_eq!(stream.status(), 200);
+    registry.put("/v1/kv/feature/x", "on").await;
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while text.matches("event: change").count() < 4 {
+        match tokio::time::timeout_at(deadline, stream.chunk()).await {
+            Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            other => panic!("watch stream ended or stalled: {other:?}; got so far:\n{text}"),
+        }
+    }
+    let revisions: Vec<u64> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .filter_map(|event| event["revision"].as_u64())
+        .collect();
+    assert_eq!(revisions, vec![1, 2, 3, 4], "every revision once, in order: {text}");
+
+    // A bad parameter is named.
+    let (status, body) = registry.get("/v1/registry/services/orders/instances?wait=soon&index=1").await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("wait"), "{body}");
 }

@@ -9,6 +9,8 @@ pub enum ErrorCode {
     NotFound,
     BadRequest,
     Conflict,
+    /// What was asked for is gone (a watch from a revision compacted away): list again.
+    Compacted,
     PayloadTooLarge,
     UnsupportedMediaType,
     Unavailable,
@@ -24,6 +26,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::BadRequest => 400,
             ErrorCode::Conflict => 409,
+            ErrorCode::Compacted => 410,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::Unavailable => 503,

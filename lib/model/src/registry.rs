@@ -186,3 +186,32 @@ pub struct RegistrySnapshot {
     pub instances: Vec<Instance>,
     pub kv: Vec<KvEntry>,
 }
+
+/// One change, as a watch stream delivers it (`GET /v1/watch`, server-sent events).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchEvent {
+    /// The registry revision this change produced; strictly increasing along a stream.
+    pub revision: u64,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// Registered, or its health changed: the instance as it is now.
+    Instance {
+        instance: Instance,
+    },
+    InstanceRemoved {
+        namespace: String,
+        service: String,
+        id: String,
+    },
+    Kv {
+        entry: KvEntry,
+    },
+    KvRemoved {
+        key: String,
+    },
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::{
     body::Bytes,
     extract::{Path, Query, State},
+    response::Response,
     Json,
 };
 use serde::Deserialize;
@@ -16,8 +17,8 @@ use vigil_model::{
     ErrorCode,
 };
 
-use super::params::Common;
-use crate::node::RegistryNode;
+use super::{params::Common, watch};
+use crate::{node::RegistryNode, store::changes::WatchTarget};
 
 type Node = State<Arc<RegistryNode>>;
 
@@ -33,6 +34,9 @@ pub struct ReadQuery {
     consistency: Option<String>,
     /// `true`: every key starting with the path, sorted.
     prefix: Option<bool>,
+    /// Blocking query: answer once the key (or prefix) changed past this index.
+    index: Option<u64>,
+    wait: Option<String>,
 }
 
 fn check_key(key: &str) -> Result<(), ApiError> {
@@ -71,10 +75,14 @@ pub async fn get(
     State(node): Node,
     Path(key): Path<String>,
     Query(query): Query<ReadQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     check_key(&key)?;
+    let wait = watch::wait_of(query.wait.as_deref())?;
     Common { namespace: None, consistency: query.consistency }.read_barrier(&node).await?;
-    if query.prefix.unwrap_or(false) {
+    let prefix = query.prefix.unwrap_or(false);
+    let target = if prefix { WatchTarget::Prefix(key.clone()) } else { WatchTarget::Key(key.clone()) };
+    let index = watch::block(&node, &target, query.index, wait).await;
+    if prefix {
         let (revision, entries) = node.read(|applied| {
             let entries: Vec<_> = applied
                 .state
@@ -85,12 +93,14 @@ pub async fn get(
                 .collect();
             (applied.state.revision, entries)
         });
-        return Ok(Json(json!({"revision": revision, "entries": entries})));
+        return Ok(watch::with_index(index, Json(json!({"revision": revision, "index": index, "entries": entries}))));
     }
     let (revision, entry) = node.read(|applied| (applied.state.revision, applied.state.kv.get(&key).cloned()));
     match entry {
-        Some(entry) => Ok(Json(json!({"revision": revision, "entry": entry}))),
-        None => Err(ApiError::new(ErrorCode::NotFound, format!("key {key:?} does not exist"))),
+        Some(entry) => {
+            Ok(watch::with_index(index, Json(json!({"revision": revision, "index": index, "entry": entry}))))
+        }
+        None => Err(ApiError::new(ErrorCode::NotFound, format!("key {key:?} does not exist (index {index})"))),
     }
 }
 

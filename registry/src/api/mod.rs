@@ -6,6 +6,7 @@ mod cluster;
 mod kv;
 mod params;
 mod services;
+mod watch;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub fn routes(node: Arc<RegistryNode>) -> Router {
         )
         .route("/v1/registry/services/{service}/instances/{id}/heartbeat", put(services::heartbeat))
         .route("/v1/kv/{*key}", put(kv::put).get(kv::get).delete(kv::delete))
+        .route("/v1/watch", get(watch::watch))
         .route("/v1/cluster/status", get(cluster::status))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(node)

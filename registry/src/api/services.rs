@@ -4,6 +4,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
     extract::{rejection::JsonRejection, Path, Query, State},
+    response::Response,
     Json,
 };
 use serde::Deserialize;
@@ -14,8 +15,11 @@ use vigil_model::{
     ErrorCode,
 };
 
-use super::params::{check_name, Common};
-use crate::{lease, node::RegistryNode};
+use super::{
+    params::{check_name, Common},
+    watch,
+};
+use crate::{lease, node::RegistryNode, store::changes::WatchTarget};
 
 type Node = State<Arc<RegistryNode>>;
 
@@ -116,6 +120,10 @@ pub struct InstancesQuery {
     consistency: Option<String>,
     /// `true`: only passing instances.
     healthy: Option<bool>,
+    /// Blocking query: answer once the service changed past this index (`X-Vigil-Index`).
+    index: Option<u64>,
+    /// How long a blocking query may wait (default 5m, at most 10m).
+    wait: Option<String>,
 }
 
 /// Discovery: the enabled instances of a service.
@@ -123,11 +131,14 @@ pub async fn list_instances(
     State(node): Node,
     Path(service): Path<String>,
     Query(query): Query<InstancesQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let common = Common { namespace: query.namespace, consistency: query.consistency };
     let namespace = common.namespace()?;
     check_name("service", &service)?;
+    let wait = watch::wait_of(query.wait.as_deref())?;
     common.read_barrier(&node).await?;
+    let target = WatchTarget::Service { namespace: namespace.clone(), service: service.clone() };
+    let index = watch::block(&node, &target, query.index, wait).await;
     let only_healthy = query.healthy.unwrap_or(false);
     let (revision, instances) = node.read(|applied| {
         let instances: Vec<Instance> = applied
@@ -141,7 +152,8 @@ pub async fn list_instances(
             .collect();
         (applied.state.revision, instances)
     });
-    Ok(Json(json!({"revision": revision, "namespace": namespace, "service": service, "instances": instances})))
+    let body = json!({"revision": revision, "index": index, "namespace": namespace, "service": service, "instances": instances});
+    Ok(watch::with_index(index, Json(body)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,13 +161,17 @@ pub async fn list_instances(
 pub struct ServicesQuery {
     namespace: Option<String>,
     consistency: Option<String>,
+    index: Option<u64>,
+    wait: Option<String>,
 }
 
 /// Every service of a namespace with its instance counts.
-pub async fn list_services(State(node): Node, Query(query): Query<ServicesQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list_services(State(node): Node, Query(query): Query<ServicesQuery>) -> Result<Response, ApiError> {
     let common = Common { namespace: query.namespace, consistency: query.consistency };
     let namespace = common.namespace()?;
+    let wait = watch::wait_of(query.wait.as_deref())?;
     common.read_barrier(&node).await?;
+    let index = watch::block(&node, &WatchTarget::Namespace { namespace: namespace.clone() }, query.index, wait).await;
     let (revision, services) = node.read(|applied| {
         let mut services: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         for ((ns, service, _), instance) in &applied.state.instances {
@@ -171,5 +187,8 @@ pub async fn list_services(State(node): Node, Query(query): Query<ServicesQuery>
         .into_iter()
         .map(|(name, (instances, passing))| json!({"service": name, "instances": instances, "passing": passing}))
         .collect();
-    Ok(Json(json!({"revision": revision, "namespace": namespace, "services": services})))
+    Ok(watch::with_index(
+        index,
+        Json(json!({"revision": revision, "index": index, "namespace": namespace, "services": services})),
+    ))
 }

@@ -1,6 +1,7 @@
 //! Storage of a registry node: the durable Raft log ([`LogStore`]), the state machine with its
 //! snapshots ([`StateMachineStore`]), and the replicated state itself ([`RegistryState`]).
 
+pub mod changes;
 mod log_store;
 pub mod state;
 mod state_machine;

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use vigil_model::registry::{
-    Command, CommandOutcome, Health, Instance, KvEntry, RegistryRequest, RegistrySnapshot, REGISTRY_SCHEMA_VERSION,
+    Change, Command, CommandOutcome, Health, Instance, KvEntry, RegistryRequest, RegistrySnapshot,
+    REGISTRY_SCHEMA_VERSION,
 };
 
 /// (namespace, service, instance id)
@@ -101,6 +102,21 @@ impl RegistryState {
                     None => CommandOutcome::NotFound,
                 }
             }
+        }
+    }
+
+    /// The change `command` made, read after applying it (None if it did nothing).
+    pub fn change_of(&self, command: &Command) -> Option<Change> {
+        match command {
+            Command::Register { namespace, service, id, .. } | Command::SetHealth { namespace, service, id, .. } => {
+                let instance = self.instances.get(&(namespace.clone(), service.clone(), id.clone()))?;
+                Some(Change::Instance { instance: instance.clone() })
+            }
+            Command::Deregister { namespace, service, id } => {
+                Some(Change::InstanceRemoved { namespace: namespace.clone(), service: service.clone(), id: id.clone() })
+            }
+            Command::KvPut { key, .. } => Some(Change::Kv { entry: self.kv.get(key)?.clone() }),
+            Command::KvDelete { key, .. } => Some(Change::KvRemoved { key: key.clone() }),
         }
     }
 

@@ -19,15 +19,17 @@ use openraft::{
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use vigil_model::registry::{CommandOutcome, RegistrySnapshot, REGISTRY_SCHEMA_VERSION};
+use vigil_model::registry::{CommandOutcome, RegistrySnapshot, WatchEvent, REGISTRY_SCHEMA_VERSION};
 
-use super::state::RegistryState;
+use super::{changes::ChangeLog, state::RegistryState};
 use crate::TypeConfig;
 
 /// What the state machine holds between applies.
 #[derive(Debug, Default)]
 pub struct Applied {
     pub state: RegistryState,
+    /// Recent changes, for blocking queries and watches.
+    pub changes: ChangeLog,
     pub last_applied: Option<LogId<u64>>,
     pub membership: StoredMembership<u64, openraft::BasicNode>,
 }
@@ -70,6 +72,7 @@ impl StateMachineStore {
             applied.membership = file.meta.last_membership.clone();
             let data = serde_json::to_vec(&file.data)?;
             applied.state = RegistryState::from_snapshot(file.data);
+            applied.changes = ChangeLog::starting_at(applied.state.revision);
             current = Some((file.meta, data));
         }
         let (revision, _) = watch::channel(applied.state.revision);
@@ -171,7 +174,13 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                             ));
                             return Err(StorageIOError::apply(entry.log_id, &error).into());
                         }
-                        applied.state.apply(&request)
+                        let outcome = applied.state.apply(&request);
+                        if let CommandOutcome::Applied { revision } = outcome {
+                            if let Some(change) = applied.state.change_of(&request.command) {
+                                applied.changes.record(WatchEvent { revision, change });
+                            }
+                        }
+                        outcome
                     }
                     EntryPayload::Membership(membership) => {
                         applied.membership = StoredMembership::new(Some(entry.log_id), membership);
@@ -210,6 +219,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let revision = {
             let mut applied = self.inner.applied.write().unwrap_or_else(|poisoned| poisoned.into_inner());
             applied.state = RegistryState::from_snapshot(data);
+            applied.changes = ChangeLog::starting_at(applied.state.revision);
             applied.last_applied = meta.last_log_id;
             applied.membership = meta.last_membership.clone();
             applied.state.revision
