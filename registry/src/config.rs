@@ -14,6 +14,9 @@ pub struct RegistryConfig {
     /// Every voting member of a new cluster as `id=host:port` (this node included). Empty: a
     /// single-node cluster. Used once, to bootstrap; later changes go through the API.
     pub peers: Vec<String>,
+    /// Start without bootstrapping a cluster: wait to be added to an existing one with
+    /// `POST /v1/cluster/members` on any of its nodes.
+    pub join: bool,
     /// Leader heartbeat to followers.
     #[serde(with = "humantime_serde")]
     pub heartbeat_interval: Duration,
@@ -35,6 +38,7 @@ impl Default for RegistryConfig {
             node_id: 1,
             advertise: String::new(),
             peers: Vec::new(),
+            join: false,
             heartbeat_interval: Duration::from_millis(50),
             election_timeout_min: Duration::from_millis(150),
             election_timeout_max: Duration::from_millis(300),

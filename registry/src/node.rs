@@ -3,10 +3,15 @@
 
 use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 
-use openraft::{error::RaftError, BasicNode, ServerState, SnapshotPolicy};
+use openraft::{
+    error::{ClientWriteError, RaftError},
+    BasicNode, ChangeMembers, ServerState, SnapshotPolicy,
+};
 use vigil_common::http::ApiError;
 use vigil_model::{
-    registry::{ClusterMember, ClusterStatus, Command, CommandOutcome, RegistryRequest, REGISTRY_SCHEMA_VERSION},
+    registry::{
+        ClusterMember, ClusterStatus, Command, CommandOutcome, MemberChange, RegistryRequest, REGISTRY_SCHEMA_VERSION,
+    },
     ErrorCode,
 };
 
@@ -46,7 +51,7 @@ impl RegistryNode {
         }
         .validate()?;
         let raft = Raft::new(config.node_id, Arc::new(raft_config), HttpNetwork::new()?, log, state.clone()).await?;
-        if !raft.is_initialized().await? {
+        if !config.join && !raft.is_initialized().await? {
             let members: BTreeMap<u64, BasicNode> =
                 config.members(advertise)?.into_iter().map(|(id, addr)| (id, BasicNode { addr })).collect();
             // Every node of a new cluster may call this with the same members; one election
@@ -117,6 +122,45 @@ impl RegistryNode {
         match self.raft.client_write(request).await {
             Ok(response) => Ok(response.data),
             Err(RaftError::APIError(error)) => Err(ApiError::unavailable(format!("{error}; retry"))),
+            Err(RaftError::Fatal(error)) => Err(ApiError::internal(format!("registry stopped: {error}"))),
+        }
+    }
+
+    /// Changes the membership, on the leader (forwarded there from any other node).
+    pub async fn change_members(&self, change: MemberChange) -> Result<ClusterStatus, ApiError> {
+        if !self.is_leader() {
+            let (_, address) = self.leader().ok_or_else(no_leader)?;
+            let response =
+                self.http.post(format!("http://{address}/raft/members")).json(&change).send().await.map_err(
+                    |error| ApiError::unavailable(format!("failed to reach the registry leader at {address}: {error}")),
+                )?;
+            return decode_answer(response).await;
+        }
+        let result = match change {
+            MemberChange::AddLearner { id, address } => {
+                self.raft.add_learner(id, BasicNode { addr: address }, true).await
+            }
+            MemberChange::Promote { id } => {
+                self.raft.change_membership(ChangeMembers::AddVoterIds([id].into()), false).await
+            }
+            MemberChange::Remove { id } => {
+                let is_voter = self.raft.metrics().borrow().membership_config.membership().voter_ids().any(|v| v == id);
+                let change = if is_voter {
+                    ChangeMembers::RemoveVoters([id].into())
+                } else {
+                    ChangeMembers::RemoveNodes([id].into())
+                };
+                self.raft.change_membership(change, false).await
+            }
+        };
+        match result {
+            Ok(_) => Ok(self.status()),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                Err(ApiError::unavailable("leadership moved during the change: retry"))
+            }
+            Err(RaftError::APIError(error)) => {
+                Err(ApiError::bad_request(format!("membership change refused: {error}")))
+            }
             Err(RaftError::Fatal(error)) => Err(ApiError::internal(format!("registry stopped: {error}"))),
         }
     }

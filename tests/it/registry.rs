@@ -132,29 +132,30 @@ struct ClusterNode {
     process: Process,
 }
 
+/// Starts node `id` on `port` with `registry` settings (TOML lines of the `[registry]` table).
+fn start_node(dir: &Path, id: u64, port: u16, registry: &str) -> ClusterNode {
+    let node_dir = dir.join(format!("node-{id}"));
+    std::fs::create_dir_all(&node_dir).expect("node dir");
+    let config = format!(
+        "data_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\n\n[registry]\nnode_id = {id}\n{registry}\n",
+        node_dir.join("data").display()
+    );
+    let path = node_dir.join("vigil.toml");
+    std::fs::write(&path, config).expect("config written");
+    let args = ["run", "--config", &path.display().to_string(), "--roles", "registry"].map(String::from);
+    let process = Process::start(Path::new(env!("CARGO_BIN_EXE_vigil")), &args, &[], &node_dir.join("vigil.log"));
+    ClusterNode { id, base: format!("http://127.0.0.1:{port}"), process }
+}
+
 fn start_cluster(dir: &Path, snapshot_after: u64) -> Vec<ClusterNode> {
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let peers: Vec<String> =
         ports.iter().enumerate().map(|(i, port)| format!("\"{}=127.0.0.1:{port}\"", i + 1)).collect();
-    ports
-        .iter()
-        .enumerate()
-        .map(|(i, port)| {
-            let id = i as u64 + 1;
-            let node_dir = dir.join(format!("node-{id}"));
-            std::fs::create_dir_all(&node_dir).expect("node dir");
-            let config = format!(
-                "data_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\n\n[registry]\nnode_id = {id}\npeers = [{}]\nsnapshot_after_entries = {snapshot_after}\nkeep_entries_after_snapshot = 0\n",
-                node_dir.join("data").display(),
-                peers.join(", ")
-            );
-            let path = node_dir.join("vigil.toml");
-            std::fs::write(&path, config).expect("config written");
-            let args = ["run", "--config", &path.display().to_string(), "--roles", "registry"].map(String::from);
-            let process = Process::start(Path::new(env!("CARGO_BIN_EXE_vigil")), &args, &[], &node_dir.join("vigil.log"));
-            ClusterNode { id, base: format!("http://127.0.0.1:{port}"), process }
-        })
-        .collect()
+    let settings = format!(
+        "peers = [{}]\nsnapshot_after_entries = {snapshot_after}\nkeep_entries_after_snapshot = 0",
+        peers.join(", ")
+    );
+    ports.iter().enumerate().map(|(i, port)| start_node(dir, i as u64 + 1, *port, &settings)).collect()
 }
 
 /// The leader id, once every given node agrees on one other than `not`.
@@ -301,4 +302,42 @@ async fn blocking_queries_wake_on_their_own_change_and_watches_stream_every_revi
     let (status, body) = registry.get("/v1/registry/services/orders/instances?wait=soon&index=1").await;
     assert_eq!(status, 400);
     assert!(body["error"]["message"].as_str().unwrap_or("").contains("wait"), "{body}");
+}
+
+#[tokio::test]
+async fn a_node_joins_as_learner_is_promoted_and_removed_through_the_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = start_node(dir.path(), 1, free_port(), "");
+    let port = free_port();
+    let second = start_node(dir.path(), 2, port, "join = true");
+    wait_healthy(&first.base, STARTUP).await;
+    wait_healthy(&second.base, STARTUP).await;
+    let one = Registry::new(&first.base);
+    let two = Registry::new(&second.base);
+    let (status, body) = one.put("/v1/kv/before-join", "1").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(two.status().await.expect("status")["leader"], Value::Null, "a joining node waits to be added");
+
+    let add = format!(r#"{{"id":2,"address":"127.0.0.1:{port}"}}"#);
+    let (status, body) = one.send(reqwest::Method::POST, "/v1/cluster/members", Some(add)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = one.send(reqwest::Method::POST, "/v1/cluster/members/2/promote", None).await;
+    assert_eq!(status, 200, "{body}");
+    let voters: Vec<bool> =
+        body["members"].as_array().expect("members").iter().map(|m| m["voter"].as_bool().unwrap_or(false)).collect();
+    assert_eq!(voters, vec![true, true], "{body}");
+
+    // The new voter serves writes (forwarded) and linearizable reads, old data included.
+    let (status, body) = two.put("/v1/kv/after-join", "2").await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = two.get("/v1/kv/before-join").await;
+    assert_eq!(body["entry"]["value"], "1");
+
+    let (status, body) = one.send(reqwest::Method::DELETE, "/v1/cluster/members/2", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["members"].as_array().map(Vec::len), Some(1), "{body}");
+    let (status, body) = one.put("/v1/kv/after-removal", "3").await;
+    assert_eq!(status, 200, "the remaining node commits alone again: {body}");
+    let (status, body) = one.send(reqwest::Method::POST, "/v1/cluster/members", Some("{\"id\":0}".into())).await;
+    assert_eq!(status, 400, "{body}");
 }

@@ -215,3 +215,15 @@ pub enum Change {
         key: String,
     },
 }
+
+/// A change of cluster membership (`/v1/cluster/members`), forwarded to the leader.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum MemberChange {
+    /// Add a node that replicates but does not vote; returns once it caught up.
+    AddLearner { id: u64, address: String },
+    /// Make a learner a voter.
+    Promote { id: u64 },
+    /// Remove a voter or a learner from the cluster.
+    Remove { id: u64 },
+}

@@ -11,7 +11,7 @@ mod watch;
 use std::sync::Arc;
 
 use axum::{
-    routing::{get, put},
+    routing::{delete, get, post, put},
     Router,
 };
 
@@ -32,6 +32,9 @@ pub fn routes(node: Arc<RegistryNode>) -> Router {
         .route("/v1/kv/{*key}", put(kv::put).get(kv::get).delete(kv::delete))
         .route("/v1/watch", get(watch::watch))
         .route("/v1/cluster/status", get(cluster::status))
+        .route("/v1/cluster/members", post(cluster::add_member))
+        .route("/v1/cluster/members/{id}/promote", post(cluster::promote_member))
+        .route("/v1/cluster/members/{id}", delete(cluster::remove_member))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(node)
 }

@@ -3,7 +3,7 @@
 
 use axum::{extract::State, routing::post, Json, Router};
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
-use vigil_model::registry::RegistryRequest;
+use vigil_model::registry::{MemberChange, RegistryRequest};
 
 use crate::{node::RegistryNode, TypeConfig};
 
@@ -14,6 +14,7 @@ pub fn routes(node: std::sync::Arc<RegistryNode>) -> Router {
         .route("/raft/snapshot", post(snapshot))
         .route("/raft/write", post(write))
         .route("/raft/read-index", post(read_index))
+        .route("/raft/members", post(members))
         .with_state(node)
 }
 
@@ -48,6 +49,15 @@ async fn read_index(State(node): Node) -> axum::response::Response {
     use axum::response::IntoResponse;
     match node.read_index_local().await {
         Ok(index) => Json(index).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// A membership change a follower forwards.
+async fn members(State(node): Node, Json(change): Json<MemberChange>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match node.change_members(change).await {
+        Ok(status) => Json(status).into_response(),
         Err(error) => error.into_response(),
     }
 }
