@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod api;
+pub mod checks;
 pub mod config;
 mod lease;
 pub mod network;

@@ -31,6 +31,7 @@ pub struct RegistryNode {
     state: StateMachineStore,
     http: reqwest::Client,
     pub(crate) leases: Leases,
+    pub(crate) checks: crate::checks::Checks,
 }
 
 impl RegistryNode {
@@ -66,8 +67,10 @@ impl RegistryNode {
             state,
             http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
             leases: Leases::default(),
+            checks: Default::default(),
         });
         tokio::spawn(crate::lease::run(node.clone()));
+        tokio::spawn(crate::checks::run(node.clone()));
         Ok(node)
     }
 

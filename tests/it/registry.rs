@@ -341,3 +341,60 @@ async fn a_node_joins_as_learner_is_promoted_and_removed_through_the_api() {
     let (status, body) = one.send(reqwest::Method::POST, "/v1/cluster/members", Some("{\"id\":0}".into())).await;
     assert_eq!(status, 400, "{body}");
 }
+
+#[tokio::test]
+async fn active_checks_mark_instances_and_the_protect_threshold_keeps_callers_fed() {
+    let app = TestApp::up().await;
+    let registry = Registry::new(&app.base);
+    let closed_port = free_port();
+    let register = |id: &str, check: String| {
+        let path = format!("/v1/registry/services/search/instances/{id}");
+        let body = format!(r#"{{"address":"127.0.0.1","port":9,"check":{check}}}"#);
+        let registry = Registry::new(&app.base);
+        async move { registry.put(&path, &body).await }
+    };
+    // s1 is checked over HTTP against a real endpoint; s2 and s3 by TCP against a closed port.
+    let http_check = format!(r#"{{"http":"{}/health","interval":"1s","timeout":"1s"}}"#, app.base);
+    let tcp_check =
+        format!(r#"{{"tcp":"127.0.0.1:{closed_port}","interval":"1s","timeout":"1s","failure_threshold":2}}"#);
+    for (id, check) in [("s1", http_check), ("s2", tcp_check.clone()), ("s3", tcp_check)] {
+        let (status, body) = register(id, check).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    wait_until("the failing checks to turn s2 and s3 critical", Duration::from_secs(15), || async {
+        (registry.healthy("search").await == vec!["s1"]).then_some(())
+    })
+    .await;
+    let (_, body) = registry.get("/v1/registry/services/search/instances/s2").await;
+    assert!(body["health_reason"].as_str().unwrap_or("").starts_with("check failed: connect"), "{body}");
+
+    // One healthy instance of three is at or below a 0.5 protect threshold: discovery hands
+    // out all three, flagged, instead of sending all traffic to s1.
+    let (status, body) = registry.put("/v1/registry/services/search", r#"{"protect_threshold":0.5}"#).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = registry.get("/v1/registry/services/search/instances?healthy=true").await;
+    assert_eq!(body["protected"], true, "{body}");
+    assert_eq!(body["instances"].as_array().map(Vec::len), Some(3));
+    let (status, body) = registry.put("/v1/registry/services/search", r#"{"protect_threshold":1.5}"#).await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("protect_threshold"), "{body}");
+    registry.put("/v1/registry/services/search", r#"{"protect_threshold":0}"#).await;
+
+    // The port opens: the TCP checks pass again.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", closed_port)).await.expect("bind the checked port");
+    let accept = tokio::spawn(async move {
+        loop {
+            let _ = listener.accept().await;
+        }
+    });
+    wait_until("s2 and s3 to pass again", Duration::from_secs(15), || async {
+        (registry.healthy("search").await.len() == 3).then_some(())
+    })
+    .await;
+    accept.abort();
+
+    // A check that names no target is refused, naming the field.
+    let (status, body) = register("s4", r#"{"interval":"1s"}"#.to_string()).await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("check.http"), "{body}");
+}

@@ -38,6 +38,60 @@ pub struct InstanceSpec {
     /// A critical instance is removed after this long (`"1m"`). None: it stays, critical.
     #[serde(default, with = "humantime_serde")]
     pub deregister_critical_after: Option<std::time::Duration>,
+    /// An active check the leader runs against the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<HealthCheck>,
+}
+
+/// An active health check: an HTTP GET answered 2xx, or a TCP connect that succeeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// URL to GET; a 2xx answer passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    /// `host:port` to connect to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<String>,
+    #[serde(default = "default_check_interval", with = "humantime_serde")]
+    pub interval: std::time::Duration,
+    #[serde(default = "default_check_timeout", with = "humantime_serde")]
+    pub timeout: std::time::Duration,
+    /// Consecutive passes that make a critical instance passing again.
+    #[serde(default = "default_one")]
+    pub success_threshold: u32,
+    /// Consecutive failures that make a passing instance critical.
+    #[serde(default = "default_three")]
+    pub failure_threshold: u32,
+}
+
+fn default_check_interval() -> std::time::Duration {
+    std::time::Duration::from_secs(10)
+}
+
+fn default_check_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(2)
+}
+
+fn default_one() -> u32 {
+    1
+}
+
+fn default_three() -> u32 {
+    3
+}
+
+/// Settings of a service (`PUT /v1/registry/services/{service}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Nacos's protection: when the passing share of the instances falls to or below this
+    /// (0 to 1), discovery of healthy instances returns every enabled instance, flagged, rather
+    /// than starve callers onto the few left. 0 turns it off.
+    #[serde(default)]
+    pub protect_threshold: f64,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
 }
 
 fn default_weight() -> u32 {
@@ -101,6 +155,11 @@ pub struct RegistryRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
+    PutService {
+        namespace: String,
+        service: String,
+        spec: ServiceSpec,
+    },
     Register {
         namespace: String,
         service: String,
@@ -185,6 +244,18 @@ pub struct RegistrySnapshot {
     pub revision: u64,
     pub instances: Vec<Instance>,
     pub kv: Vec<KvEntry>,
+    #[serde(default)]
+    pub services: Vec<ServiceSettings>,
+}
+
+/// A service's settings as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSettings {
+    pub namespace: String,
+    pub service: String,
+    #[serde(flatten)]
+    pub spec: ServiceSpec,
+    pub mod_revision: u64,
 }
 
 /// One change, as a watch stream delivers it (`GET /v1/watch`, server-sent events).
@@ -207,6 +278,9 @@ pub enum Change {
         namespace: String,
         service: String,
         id: String,
+    },
+    Service {
+        settings: ServiceSettings,
     },
     Kv {
         entry: KvEntry,

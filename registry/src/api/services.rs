@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use vigil_common::http::ApiError;
 use vigil_model::{
-    registry::{Command, Health, Instance, InstanceSpec},
+    registry::{Command, Health, Instance, InstanceSpec, ServiceSpec},
     ErrorCode,
 };
 
@@ -44,6 +44,9 @@ pub async fn register(
         if ttl < MIN_TTL {
             return Err(ApiError::bad_request(format!("ttl {ttl:?} is below the minimum of 1s")));
         }
+    }
+    if let Some(check) = &spec.check {
+        crate::checks::validate(check).map_err(ApiError::bad_request)?;
     }
     let ttl = spec.ttl;
     let key = (namespace.clone(), service.clone(), id.clone());
@@ -140,19 +143,42 @@ pub async fn list_instances(
     let target = WatchTarget::Service { namespace: namespace.clone(), service: service.clone() };
     let index = watch::block(&node, &target, query.index, wait).await;
     let only_healthy = query.healthy.unwrap_or(false);
-    let (revision, instances) = node.read(|applied| {
-        let instances: Vec<Instance> = applied
+    let (revision, instances, protected) = node.read(|applied| {
+        let enabled: Vec<&Instance> = applied
             .state
             .instances
             .range((namespace.clone(), service.clone(), String::new())..)
             .take_while(|((ns, s, _), _)| *ns == namespace && *s == service)
             .map(|(_, instance)| instance)
-            .filter(|instance| instance.spec.enabled && (!only_healthy || instance.health == Health::Passing))
+            .filter(|instance| instance.spec.enabled)
+            .collect();
+        let threshold = applied
+            .state
+            .services
+            .get(&(namespace.clone(), service.clone()))
+            .map_or(0.0, |settings| settings.spec.protect_threshold);
+        let passing = enabled.iter().filter(|instance| instance.health == Health::Passing).count();
+        // Nacos's protection: too few healthy instances left to carry the load, so callers
+        // get every instance rather than overload the survivors.
+        let protected = only_healthy
+            && threshold > 0.0
+            && !enabled.is_empty()
+            && (passing as f64 / enabled.len() as f64) <= threshold;
+        let instances: Vec<Instance> = enabled
+            .into_iter()
+            .filter(|instance| protected || !only_healthy || instance.health == Health::Passing)
             .cloned()
             .collect();
-        (applied.state.revision, instances)
+        (applied.state.revision, instances, protected)
     });
-    let body = json!({"revision": revision, "index": index, "namespace": namespace, "service": service, "instances": instances});
+    let body = json!({
+        "revision": revision,
+        "index": index,
+        "namespace": namespace,
+        "service": service,
+        "protected": protected,
+        "instances": instances,
+    });
     Ok(watch::with_index(index, Json(body)))
 }
 
@@ -191,4 +217,42 @@ pub async fn list_services(State(node): Node, Query(query): Query<ServicesQuery>
         index,
         Json(json!({"revision": revision, "index": index, "namespace": namespace, "services": services})),
     ))
+}
+
+/// `PUT /v1/registry/services/{service}`: the service's settings (protect threshold, metadata).
+pub async fn put_service(
+    State(node): Node,
+    Path(service): Path<String>,
+    Query(common): Query<Common>,
+    body: Result<Json<ServiceSpec>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let namespace = common.namespace()?;
+    check_name("service", &service)?;
+    let Json(spec) = body
+        .map_err(|rejection| ApiError::bad_request(format!("invalid service settings: {}", rejection.body_text())))?;
+    if !(0.0..=1.0).contains(&spec.protect_threshold) {
+        return Err(ApiError::bad_request(format!(
+            "protect_threshold {} must be between 0 and 1",
+            spec.protect_threshold
+        )));
+    }
+    super::kv::answer(node.write(Command::PutService { namespace, service, spec }).await?)
+}
+
+/// `GET /v1/registry/services/{service}`: its settings (defaults when never set).
+pub async fn get_service(
+    State(node): Node,
+    Path(service): Path<String>,
+    Query(common): Query<Common>,
+) -> Result<Json<Value>, ApiError> {
+    let namespace = common.namespace()?;
+    check_name("service", &service)?;
+    common.read_barrier(&node).await?;
+    let settings = node.read(|applied| applied.state.services.get(&(namespace.clone(), service.clone())).cloned());
+    Ok(Json(match settings {
+        Some(settings) => serde_json::to_value(settings).unwrap_or(Value::Null),
+        None => {
+            json!({"namespace": namespace, "service": service, "protect_threshold": 0.0, "metadata": {}, "mod_revision": 0})
+        }
+    }))
 }

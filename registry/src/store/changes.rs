@@ -31,6 +31,7 @@ impl WatchTarget {
         let (namespace, service, key) = match change {
             Change::Instance { instance } => (Some(&instance.namespace), Some(&instance.service), None),
             Change::InstanceRemoved { namespace, service, .. } => (Some(namespace), Some(service), None),
+            Change::Service { settings } => (Some(&settings.namespace), Some(&settings.service), None),
             Change::Kv { entry } => (None, None, Some(&entry.key)),
             Change::KvRemoved { key } => (None, None, Some(key)),
         };

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use vigil_model::registry::{
-    Change, Command, CommandOutcome, Health, Instance, KvEntry, RegistryRequest, RegistrySnapshot,
+    Change, Command, CommandOutcome, Health, Instance, KvEntry, RegistryRequest, RegistrySnapshot, ServiceSettings,
     REGISTRY_SCHEMA_VERSION,
 };
 
@@ -17,11 +17,24 @@ pub struct RegistryState {
     pub revision: u64,
     pub instances: BTreeMap<InstanceKey, Instance>,
     pub kv: BTreeMap<String, KvEntry>,
+    /// Service settings, by (namespace, service).
+    pub services: BTreeMap<(String, String), ServiceSettings>,
 }
 
 impl RegistryState {
     pub fn apply(&mut self, request: &RegistryRequest) -> CommandOutcome {
         match &request.command {
+            Command::PutService { namespace, service, spec } => {
+                let revision = self.revision + 1;
+                let settings = ServiceSettings {
+                    namespace: namespace.clone(),
+                    service: service.clone(),
+                    spec: spec.clone(),
+                    mod_revision: revision,
+                };
+                self.services.insert((namespace.clone(), service.clone()), settings);
+                self.bump()
+            }
             Command::Register { namespace, service, id, spec } => {
                 let key = (namespace.clone(), service.clone(), id.clone());
                 let revision = self.revision + 1;
@@ -108,6 +121,10 @@ impl RegistryState {
     /// The change `command` made, read after applying it (None if it did nothing).
     pub fn change_of(&self, command: &Command) -> Option<Change> {
         match command {
+            Command::PutService { namespace, service, .. } => {
+                let settings = self.services.get(&(namespace.clone(), service.clone()))?;
+                Some(Change::Service { settings: settings.clone() })
+            }
             Command::Register { namespace, service, id, .. } | Command::SetHealth { namespace, service, id, .. } => {
                 let instance = self.instances.get(&(namespace.clone(), service.clone(), id.clone()))?;
                 Some(Change::Instance { instance: instance.clone() })
@@ -131,6 +148,7 @@ impl RegistryState {
             revision: self.revision,
             instances: self.instances.values().cloned().collect(),
             kv: self.kv.values().cloned().collect(),
+            services: self.services.values().cloned().collect(),
         }
     }
 
@@ -143,6 +161,7 @@ impl RegistryState {
                 .map(|i| ((i.namespace.clone(), i.service.clone(), i.id.clone()), i))
                 .collect(),
             kv: snapshot.kv.into_iter().map(|e| (e.key.clone(), e)).collect(),
+            services: snapshot.services.into_iter().map(|s| ((s.namespace.clone(), s.service.clone()), s)).collect(),
         }
     }
 }
