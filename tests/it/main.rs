@@ -8,4 +8,5 @@ mod helpers;
 mod invariants;
 mod kafka;
 mod loghub;
+mod policies;
 mod registry;

@@ -9,17 +9,17 @@ use vigil_testkit::{free_port, wait_healthy, wait_until, Process};
 use crate::helpers::{TestApp, STARTUP};
 
 /// One registry node as the API sees it.
-struct Registry {
+pub struct Registry {
     base: String,
     client: reqwest::Client,
 }
 
 impl Registry {
-    fn new(base: &str) -> Registry {
+    pub fn new(base: &str) -> Registry {
         Registry { base: base.to_string(), client: reqwest::Client::new() }
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<String>) -> (u16, Value) {
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<String>) -> (u16, Value) {
         let mut request = self.client.request(method, format!("{}{path}", self.base)).timeout(Duration::from_secs(10));
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body);
@@ -33,20 +33,20 @@ impl Registry {
         }
     }
 
-    async fn put(&self, path: &str, body: &str) -> (u16, Value) {
+    pub async fn put(&self, path: &str, body: &str) -> (u16, Value) {
         self.send(reqwest::Method::PUT, path, Some(body.to_string())).await
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
         self.send(reqwest::Method::GET, path, None).await
     }
 
-    async fn delete(&self, path: &str) -> (u16, Value) {
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
         self.send(reqwest::Method::DELETE, path, None).await
     }
 
     /// Ids of the passing instances of `service`.
-    async fn healthy(&self, service: &str) -> Vec<String> {
+    pub async fn healthy(&self, service: &str) -> Vec<String> {
         let (status, body) = self.get(&format!("/v1/registry/services/{service}/instances?healthy=true")).await;
         assert_eq!(status, 200, "discovery failed: {body}");
         body["instances"]
@@ -57,7 +57,7 @@ impl Registry {
             .collect()
     }
 
-    async fn status(&self) -> Option<Value> {
+    pub async fn status(&self) -> Option<Value> {
         let (status, body) = self.get("/v1/cluster/status").await;
         (status == 200).then_some(body)
     }

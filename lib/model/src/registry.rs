@@ -184,6 +184,24 @@ pub enum Command {
         value: String,
         cas: Option<u64>,
     },
+    /// `cas` as for KV, on the document's `mod_revision`.
+    PutDocument {
+        namespace: String,
+        name: String,
+        document: crate::policy::Document,
+        cas: Option<u64>,
+    },
+    /// Several documents at once (a rule file): all are stored, one revision each.
+    PutDocuments {
+        namespace: String,
+        documents: Vec<(String, crate::policy::Document)>,
+    },
+    DeleteDocument {
+        namespace: String,
+        kind: crate::policy::DocumentKind,
+        name: String,
+        cas: Option<u64>,
+    },
     KvDelete {
         key: String,
         cas: Option<u64>,
@@ -246,6 +264,21 @@ pub struct RegistrySnapshot {
     pub kv: Vec<KvEntry>,
     #[serde(default)]
     pub services: Vec<ServiceSettings>,
+    #[serde(default)]
+    pub documents: Vec<StoredDocument>,
+}
+
+/// A policy or alert rule group as stored, with its revisions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredDocument {
+    pub namespace: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub document: crate::policy::Document,
+    pub create_revision: u64,
+    pub mod_revision: u64,
+    /// Puts since creation.
+    pub version: u64,
 }
 
 /// A service's settings as stored.
@@ -284,6 +317,14 @@ pub enum Change {
     },
     Kv {
         entry: KvEntry,
+    },
+    Document {
+        document: StoredDocument,
+    },
+    DocumentRemoved {
+        namespace: String,
+        kind: crate::policy::DocumentKind,
+        name: String,
     },
     KvRemoved {
         key: String,

@@ -3,6 +3,7 @@
 //! says `?consistency=stale`.
 
 mod cluster;
+mod documents;
 mod kv;
 mod params;
 mod services;
@@ -31,6 +32,16 @@ pub fn routes(node: Arc<RegistryNode>) -> Router {
         )
         .route("/v1/registry/services/{service}/instances/{id}/heartbeat", put(services::heartbeat))
         .route("/v1/kv/{*key}", put(kv::put).get(kv::get).delete(kv::delete))
+        .route("/v1/policies/{kind}", get(documents::list_policies))
+        .route(
+            "/v1/policies/{kind}/{name}",
+            put(documents::put_policy).get(documents::get_policy).delete(documents::delete_policy),
+        )
+        .route("/v1/alert-rules", get(documents::list_rule_groups).post(documents::import_rule_file))
+        .route(
+            "/v1/alert-rules/{group}",
+            put(documents::put_rule_group).get(documents::get_rule_group).delete(documents::delete_rule_group),
+        )
         .route("/v1/watch", get(watch::watch))
         .route("/v1/cluster/status", get(cluster::status))
         .route("/v1/cluster/members", post(cluster::add_member))

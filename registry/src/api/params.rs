@@ -47,3 +47,16 @@ pub fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
         )))
     }
 }
+
+/// Names of policies and rule groups: 1-256 characters, no `/` and no control characters
+/// (rule files name groups freely: "Cilium Endpoints").
+pub fn check_document_name(name: &str) -> Result<(), ApiError> {
+    let valid = !name.trim().is_empty() && name.len() <= 256 && !name.chars().any(|c| c == '/' || c.is_control());
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "invalid name {name:?}: use 1-256 characters, no '/' and no control characters"
+        )))
+    }
+}

@@ -5,7 +5,10 @@
 
 use std::collections::VecDeque;
 
-use vigil_model::registry::{Change, WatchEvent};
+use vigil_model::{
+    policy::DocumentKind,
+    registry::{Change, WatchEvent},
+};
 
 /// Changes kept; older ones are compacted away.
 const CAPACITY: usize = 20_000;
@@ -24,22 +27,36 @@ pub enum WatchTarget {
     },
     Key(String),
     Prefix(String),
+    /// The documents of one kind in a namespace.
+    Documents {
+        kind: DocumentKind,
+        namespace: String,
+    },
 }
 
 impl WatchTarget {
     pub fn matches(&self, change: &Change) -> bool {
+        if let WatchTarget::Documents { kind, namespace } = self {
+            return match change {
+                Change::Document { document } => document.document.kind() == *kind && document.namespace == *namespace,
+                Change::DocumentRemoved { kind: k, namespace: n, .. } => k == kind && n == namespace,
+                _ => false,
+            };
+        }
         let (namespace, service, key) = match change {
             Change::Instance { instance } => (Some(&instance.namespace), Some(&instance.service), None),
             Change::InstanceRemoved { namespace, service, .. } => (Some(namespace), Some(service), None),
             Change::Service { settings } => (Some(&settings.namespace), Some(&settings.service), None),
             Change::Kv { entry } => (None, None, Some(&entry.key)),
             Change::KvRemoved { key } => (None, None, Some(key)),
+            Change::Document { .. } | Change::DocumentRemoved { .. } => (None, None, None),
         };
         match self {
             WatchTarget::Service { namespace: n, service: s } => namespace == Some(n) && service == Some(s),
             WatchTarget::Namespace { namespace: n } => namespace == Some(n),
             WatchTarget::Key(k) => key == Some(k),
             WatchTarget::Prefix(p) => key.is_some_and(|key| key.starts_with(p.as_str())),
+            WatchTarget::Documents { .. } => false,
         }
     }
 }

@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use vigil_model::registry::{
-    Change, Command, CommandOutcome, Health, Instance, KvEntry, RegistryRequest, RegistrySnapshot, ServiceSettings,
-    REGISTRY_SCHEMA_VERSION,
+use vigil_model::{
+    policy::DocumentKind,
+    registry::{
+        Change, Command, CommandOutcome, Health, Instance, KvEntry, RegistryRequest, RegistrySnapshot, ServiceSettings,
+        StoredDocument, WatchEvent, REGISTRY_SCHEMA_VERSION,
+    },
 };
 
 /// (namespace, service, instance id)
@@ -19,11 +22,43 @@ pub struct RegistryState {
     pub kv: BTreeMap<String, KvEntry>,
     /// Service settings, by (namespace, service).
     pub services: BTreeMap<(String, String), ServiceSettings>,
+    pub documents: BTreeMap<DocumentKey, StoredDocument>,
 }
 
+/// (kind, namespace, name)
+pub type DocumentKey = (DocumentKind, String, String);
+
 impl RegistryState {
-    pub fn apply(&mut self, request: &RegistryRequest) -> CommandOutcome {
-        match &request.command {
+    /// Applies `request`, and adds the changes it made to `events`.
+    pub fn apply(&mut self, request: &RegistryRequest, events: &mut Vec<WatchEvent>) -> CommandOutcome {
+        if let Command::PutDocuments { namespace, documents } = &request.command {
+            let mut outcome = CommandOutcome::Unchanged { revision: self.revision };
+            for (name, document) in documents {
+                let command = Command::PutDocument {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    document: document.clone(),
+                    cas: None,
+                };
+                outcome = self.apply_one(&command, request.at_ms, events);
+            }
+            return outcome;
+        }
+        self.apply_one(&request.command, request.at_ms, events)
+    }
+
+    fn apply_one(&mut self, command: &Command, at_ms: i64, events: &mut Vec<WatchEvent>) -> CommandOutcome {
+        let outcome = self.change(command, at_ms);
+        if let CommandOutcome::Applied { revision } = outcome {
+            if let Some(change) = self.change_of(command) {
+                events.push(WatchEvent { revision, change });
+            }
+        }
+        outcome
+    }
+
+    fn change(&mut self, command: &Command, at_ms: i64) -> CommandOutcome {
+        match command {
             Command::PutService { namespace, service, spec } => {
                 let revision = self.revision + 1;
                 let settings = ServiceSettings {
@@ -69,7 +104,7 @@ impl RegistryState {
                     return CommandOutcome::Unchanged { revision: self.revision };
                 }
                 if instance.health != *health {
-                    instance.critical_since_ms = (*health == Health::Critical).then_some(request.at_ms);
+                    instance.critical_since_ms = (*health == Health::Critical).then_some(at_ms);
                 }
                 instance.health = *health;
                 instance.health_reason = reason.clone();
@@ -103,6 +138,38 @@ impl RegistryState {
                 self.kv.insert(key.clone(), entry);
                 self.bump()
             }
+            Command::PutDocument { namespace, name, document, cas } => {
+                let key = (document.kind(), namespace.clone(), name.clone());
+                let current = self.documents.get(&key).map_or(0, |stored| stored.mod_revision);
+                if cas.is_some_and(|expected| expected != current) {
+                    return CommandOutcome::CasFailed { current };
+                }
+                let revision = self.revision + 1;
+                let (create_revision, version) =
+                    self.documents.get(&key).map_or((revision, 1), |old| (old.create_revision, old.version + 1));
+                let stored = StoredDocument {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    document: document.clone(),
+                    create_revision,
+                    mod_revision: revision,
+                    version,
+                };
+                self.documents.insert(key, stored);
+                self.bump()
+            }
+            Command::PutDocuments { .. } => unreachable!("apply splits PutDocuments into PutDocument"),
+            Command::DeleteDocument { namespace, kind, name, cas } => {
+                let key = (*kind, namespace.clone(), name.clone());
+                let current = self.documents.get(&key).map_or(0, |stored| stored.mod_revision);
+                if cas.is_some_and(|expected| expected != current) {
+                    return CommandOutcome::CasFailed { current };
+                }
+                match self.documents.remove(&key) {
+                    Some(_) => self.bump(),
+                    None => CommandOutcome::NotFound,
+                }
+            }
             Command::KvDelete { key, cas } => {
                 let current = self.kv.get(key).map_or(0, |entry| entry.mod_revision);
                 if let Some(expected) = cas {
@@ -118,8 +185,8 @@ impl RegistryState {
         }
     }
 
-    /// The change `command` made, read after applying it (None if it did nothing).
-    pub fn change_of(&self, command: &Command) -> Option<Change> {
+    /// The change `command` made, read after applying it.
+    fn change_of(&self, command: &Command) -> Option<Change> {
         match command {
             Command::PutService { namespace, service, .. } => {
                 let settings = self.services.get(&(namespace.clone(), service.clone()))?;
@@ -134,6 +201,14 @@ impl RegistryState {
             }
             Command::KvPut { key, .. } => Some(Change::Kv { entry: self.kv.get(key)?.clone() }),
             Command::KvDelete { key, .. } => Some(Change::KvRemoved { key: key.clone() }),
+            Command::PutDocument { namespace, name, document, .. } => {
+                let stored = self.documents.get(&(document.kind(), namespace.clone(), name.clone()))?;
+                Some(Change::Document { document: stored.clone() })
+            }
+            Command::DeleteDocument { namespace, kind, name, .. } => {
+                Some(Change::DocumentRemoved { namespace: namespace.clone(), kind: *kind, name: name.clone() })
+            }
+            Command::PutDocuments { .. } => None, // split into PutDocument by `apply`
         }
     }
 
@@ -149,6 +224,7 @@ impl RegistryState {
             instances: self.instances.values().cloned().collect(),
             kv: self.kv.values().cloned().collect(),
             services: self.services.values().cloned().collect(),
+            documents: self.documents.values().cloned().collect(),
         }
     }
 
@@ -162,6 +238,11 @@ impl RegistryState {
                 .collect(),
             kv: snapshot.kv.into_iter().map(|e| (e.key.clone(), e)).collect(),
             services: snapshot.services.into_iter().map(|s| ((s.namespace.clone(), s.service.clone()), s)).collect(),
+            documents: snapshot
+                .documents
+                .into_iter()
+                .map(|d| ((d.document.kind(), d.namespace.clone(), d.name.clone()), d))
+                .collect(),
         }
     }
 }
@@ -171,6 +252,10 @@ mod tests {
     use vigil_model::registry::InstanceSpec;
 
     use super::*;
+
+    fn apply(state: &mut RegistryState, request: &RegistryRequest) -> CommandOutcome {
+        state.apply(request, &mut Vec::new())
+    }
 
     fn request(command: Command) -> RegistryRequest {
         RegistryRequest { version: REGISTRY_SCHEMA_VERSION, at_ms: 1_000, command }
@@ -183,16 +268,16 @@ mod tests {
     #[test]
     fn kv_revisions_and_compare_and_set() {
         let mut state = RegistryState::default();
-        assert_eq!(state.apply(&put("a", "1", Some(0))), CommandOutcome::Applied { revision: 1 });
-        assert_eq!(state.apply(&put("a", "2", Some(0))), CommandOutcome::CasFailed { current: 1 });
-        assert_eq!(state.apply(&put("b", "x", None)), CommandOutcome::Applied { revision: 2 });
-        assert_eq!(state.apply(&put("a", "3", Some(1))), CommandOutcome::Applied { revision: 3 });
+        assert_eq!(apply(&mut state, &put("a", "1", Some(0))), CommandOutcome::Applied { revision: 1 });
+        assert_eq!(apply(&mut state, &put("a", "2", Some(0))), CommandOutcome::CasFailed { current: 1 });
+        assert_eq!(apply(&mut state, &put("b", "x", None)), CommandOutcome::Applied { revision: 2 });
+        assert_eq!(apply(&mut state, &put("a", "3", Some(1))), CommandOutcome::Applied { revision: 3 });
         let a = &state.kv["a"];
         assert_eq!((a.value.as_str(), a.create_revision, a.mod_revision, a.version), ("3", 1, 3, 2));
         let delete = |cas| request(Command::KvDelete { key: "a".into(), cas });
-        assert_eq!(state.apply(&delete(Some(1))), CommandOutcome::CasFailed { current: 3 });
-        assert_eq!(state.apply(&delete(Some(3))), CommandOutcome::Applied { revision: 4 });
-        assert_eq!(state.apply(&delete(None)), CommandOutcome::NotFound);
+        assert_eq!(apply(&mut state, &delete(Some(1))), CommandOutcome::CasFailed { current: 3 });
+        assert_eq!(apply(&mut state, &delete(Some(3))), CommandOutcome::Applied { revision: 4 });
+        assert_eq!(apply(&mut state, &delete(None)), CommandOutcome::NotFound);
         assert_eq!(state.revision, 4, "a failed or empty command does not bump the revision");
     }
 
@@ -202,7 +287,7 @@ mod tests {
         let spec: InstanceSpec = serde_json::from_str(r#"{"address":"10.0.0.1","port":80,"ttl":"10s"}"#).unwrap();
         let key = || ("default".to_string(), "api".to_string(), "i1".to_string());
         let register = request(Command::Register { namespace: key().0, service: key().1, id: key().2, spec });
-        assert_eq!(state.apply(&register), CommandOutcome::Applied { revision: 1 });
+        assert_eq!(apply(&mut state, &register), CommandOutcome::Applied { revision: 1 });
         let critical = request(Command::SetHealth {
             namespace: key().0,
             service: key().1,
@@ -210,15 +295,15 @@ mod tests {
             health: Health::Critical,
             reason: Some("lease expired".into()),
         });
-        assert_eq!(state.apply(&critical), CommandOutcome::Applied { revision: 2 });
-        assert_eq!(state.apply(&critical), CommandOutcome::Unchanged { revision: 2 });
+        assert_eq!(apply(&mut state, &critical), CommandOutcome::Applied { revision: 2 });
+        assert_eq!(apply(&mut state, &critical), CommandOutcome::Unchanged { revision: 2 });
         let instance = &state.instances[&key()];
         assert_eq!(
             (instance.health, instance.critical_since_ms, instance.create_revision),
             (Health::Critical, Some(1_000), 1)
         );
         // Registering again is the instance coming back: passing, same create revision.
-        assert_eq!(state.apply(&register), CommandOutcome::Applied { revision: 3 });
+        assert_eq!(apply(&mut state, &register), CommandOutcome::Applied { revision: 3 });
         assert_eq!(state.instances[&key()].health, Health::Passing);
         assert_eq!(RegistryState::from_snapshot(state.to_snapshot()), state);
     }

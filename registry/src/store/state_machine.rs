@@ -19,7 +19,7 @@ use openraft::{
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use vigil_model::registry::{CommandOutcome, RegistrySnapshot, WatchEvent, REGISTRY_SCHEMA_VERSION};
+use vigil_model::registry::{CommandOutcome, RegistrySnapshot, REGISTRY_SCHEMA_VERSION};
 
 use super::{changes::ChangeLog, state::RegistryState};
 use crate::TypeConfig;
@@ -174,11 +174,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                             ));
                             return Err(StorageIOError::apply(entry.log_id, &error).into());
                         }
-                        let outcome = applied.state.apply(&request);
-                        if let CommandOutcome::Applied { revision } = outcome {
-                            if let Some(change) = applied.state.change_of(&request.command) {
-                                applied.changes.record(WatchEvent { revision, change });
-                            }
+                        let mut events = Vec::new();
+                        let outcome = applied.state.apply(&request, &mut events);
+                        for event in events {
+                            applied.changes.record(event);
                         }
                         outcome
                     }
