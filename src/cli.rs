@@ -88,4 +88,15 @@ fn print_banner(config: &VigilConfig, address: SocketAddr, roles: &Roles) {
     if roles.query {
         println!("search:     curl 'http://{address}/api/v1/logs/search?q=error&limit=10'");
     }
+    if roles.registry {
+        println!("discover:   curl 'http://{address}/v1/registry/services'");
+        if config.registry.auth {
+            let token = config.data_dir.join(vigil_registry::auth::ADMIN_TOKEN_FILE);
+            println!(
+                "register:   curl -X PUT -H \"Authorization: Bearer $(cat {})\" -d '{{\"address\":\"10.0.0.1\",\"port\":8080,\"ttl\":\"10s\"}}' http://{address}/v1/registry/services/NAME/instances/ID",
+                token.display()
+            );
+            println!("            (the registry admin token is in {} once the node is up)", token.display());
+        }
+    }
 }

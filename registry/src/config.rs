@@ -25,6 +25,13 @@ pub struct RegistryConfig {
     pub election_timeout_min: Duration,
     #[serde(with = "humantime_serde")]
     pub election_timeout_max: Duration,
+    /// Require bearer tokens for writes (and for reads unless `anonymous_read`).
+    pub auth: bool,
+    /// With `auth`, allow reads without a token.
+    pub anonymous_read: bool,
+    /// Shared by the nodes of a cluster to authenticate their calls to each other; needed
+    /// when `auth` is on and the cluster has several nodes (a single node makes its own).
+    pub cluster_secret: String,
     /// Build a snapshot after this many entries.
     pub snapshot_after_entries: u64,
     /// Entries kept before the last snapshot, so a briefly lagging follower catches up from
@@ -39,6 +46,9 @@ impl Default for RegistryConfig {
             advertise: String::new(),
             peers: Vec::new(),
             join: false,
+            auth: true,
+            anonymous_read: true,
+            cluster_secret: String::new(),
             heartbeat_interval: Duration::from_millis(50),
             election_timeout_min: Duration::from_millis(150),
             election_timeout_max: Duration::from_millis(300),

@@ -25,8 +25,18 @@ use crate::{
 /// How long a linearizable read waits for this node to apply what the leader committed.
 const READ_WAIT: Duration = Duration::from_secs(5);
 
+/// Whether and how the REST API checks tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthSettings {
+    pub enabled: bool,
+    pub anonymous_read: bool,
+}
+
 pub struct RegistryNode {
     id: u64,
+    auth: AuthSettings,
+    /// Guards the node-to-node routes; None: they are open (auth off).
+    cluster_secret: Option<String>,
     raft: Raft,
     state: StateMachineStore,
     http: reqwest::Client,
@@ -38,6 +48,15 @@ impl RegistryNode {
     /// Opens `<data_dir>/registry`, starts Raft, and bootstraps the cluster if this node's
     /// storage is empty. `advertise` is where peers reach this node.
     pub async fn start(config: &RegistryConfig, data_dir: &Path, advertise: &str) -> anyhow::Result<Arc<RegistryNode>> {
+        let single_node = config.peers.is_empty() && !config.join;
+        let cluster_secret = match (config.auth, config.cluster_secret.as_str()) {
+            (_, secret) if !secret.is_empty() => Some(secret.to_string()),
+            (true, _) if single_node => Some(crate::auth::new_secret()),
+            (true, _) => anyhow::bail!(
+                "registry.auth is on and this cluster has several nodes: set registry.cluster_secret, the same on every node (or turn registry.auth off)"
+            ),
+            (false, _) => None,
+        };
         let dir = data_dir.join("registry");
         let log = LogStore::open(&dir.join("log"))?;
         let state = StateMachineStore::open(&dir.join("state"))?;
@@ -51,7 +70,8 @@ impl RegistryNode {
             ..Default::default()
         }
         .validate()?;
-        let raft = Raft::new(config.node_id, Arc::new(raft_config), HttpNetwork::new()?, log, state.clone()).await?;
+        let network = HttpNetwork::new(cluster_secret.as_deref())?;
+        let raft = Raft::new(config.node_id, Arc::new(raft_config), network, log, state.clone()).await?;
         if !config.join && !raft.is_initialized().await? {
             let members: BTreeMap<u64, BasicNode> =
                 config.members(advertise)?.into_iter().map(|(id, addr)| (id, BasicNode { addr })).collect();
@@ -63,19 +83,36 @@ impl RegistryNode {
         }
         let node = Arc::new(RegistryNode {
             id: config.node_id,
+            auth: AuthSettings { enabled: config.auth, anonymous_read: config.anonymous_read },
             raft,
             state,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .default_headers(crate::network::client::cluster_headers(cluster_secret.as_deref())?)
+                .build()?,
+            cluster_secret,
             leases: Leases::default(),
             checks: Default::default(),
         });
         tokio::spawn(crate::lease::run(node.clone()));
         tokio::spawn(crate::checks::run(node.clone()));
+        if config.auth {
+            let (node, data_dir) = (node.clone(), data_dir.to_path_buf());
+            tokio::spawn(async move { crate::auth::bootstrap_admin_token(node, &data_dir).await });
+        }
         Ok(node)
     }
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    pub fn auth_settings(&self) -> AuthSettings {
+        self.auth
+    }
+
+    pub fn cluster_secret(&self) -> Option<&str> {
+        self.cluster_secret.as_deref()
     }
 
     pub fn raft(&self) -> &Raft {

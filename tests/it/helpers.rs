@@ -68,6 +68,11 @@ impl TestApp {
         TestApp { base, process, client: reqwest::Client::new(), _dir: dir }
     }
 
+    /// The data directory of `vigil up`.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("data")
+    }
+
     pub async fn restart(&mut self) {
         self.process.restart();
         wait_healthy(&self.base, STARTUP).await;

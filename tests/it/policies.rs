@@ -12,7 +12,7 @@ use crate::{helpers::TestApp, registry::Registry};
 #[tokio::test]
 async fn policies_are_versioned_validated_and_listed_by_service() {
     let app = TestApp::up().await;
-    let registry = Registry::new(&app.base);
+    let registry = Registry::admin(&app).await;
     let breaker = r#"{"service":"checkout","failure_rate_threshold":0.5,"window":"10s","open_for":"30s"}"#;
     let (status, body) = registry.put("/v1/policies/circuit-breaker/checkout-default?cas=0", breaker).await;
     assert_eq!(status, 200, "{body}");
@@ -89,7 +89,7 @@ fn rule_files(root: &Path) -> Vec<(PathBuf, usize)> {
 async fn real_prometheus_rule_files_import_and_broken_ones_are_refused_with_a_reason() {
     let Some(data) = shared_data() else { return };
     let app = TestApp::up().await;
-    let registry = Registry::new(&app.base);
+    let registry = Registry::admin(&app).await;
     let files = rule_files(&data.join("alert-rules"));
     assert!(files.len() > 150, "expected the shared rule files, found {}", files.len());
     let client = reqwest::Client::new();
@@ -98,6 +98,7 @@ async fn real_prometheus_rule_files_import_and_broken_ones_are_refused_with_a_re
         let response = client
             .post(format!("{}/v1/alert-rules?namespace=file-{index}", app.base))
             .header("content-type", "application/yaml")
+            .bearer_auth(registry.token().expect("admin token"))
             .body(std::fs::read(path).expect("rule file"))
             .send()
             .await

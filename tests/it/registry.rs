@@ -12,17 +12,40 @@ use crate::helpers::{TestApp, STARTUP};
 pub struct Registry {
     base: String,
     client: reqwest::Client,
+    token: Option<String>,
 }
 
 impl Registry {
+    /// Without a token (reads, or a cluster with auth off).
     pub fn new(base: &str) -> Registry {
-        Registry { base: base.to_string(), client: reqwest::Client::new() }
+        Registry { base: base.to_string(), client: reqwest::Client::new(), token: None }
+    }
+
+    pub fn with_token(base: &str, token: &str) -> Registry {
+        Registry { token: Some(token.to_string()), ..Registry::new(base) }
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// With the admin token `vigil up` writes to its data directory.
+    pub async fn admin(app: &TestApp) -> Registry {
+        let path = app.data_dir().join("admin-token");
+        let token = wait_until("the admin token file", Duration::from_secs(20), || async {
+            std::fs::read_to_string(&path).ok().map(|text| text.trim().to_string())
+        })
+        .await;
+        Registry::with_token(&app.base, &token)
     }
 
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<String>) -> (u16, Value) {
         let mut request = self.client.request(method, format!("{}{path}", self.base)).timeout(Duration::from_secs(10));
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body);
+        }
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
         }
         match request.send().await {
             Ok(response) => {
@@ -66,7 +89,7 @@ impl Registry {
 #[tokio::test]
 async fn single_node_registers_discovers_expires_leases_and_keeps_kv_across_a_kill() {
     let mut app = TestApp::up().await;
-    let registry = Registry::new(&app.base);
+    let registry = Registry::admin(&app).await;
 
     // Register with a 3 s lease: discoverable, still passing before the TTL is over.
     let (status, body) = registry
@@ -152,7 +175,7 @@ fn start_cluster(dir: &Path, snapshot_after: u64) -> Vec<ClusterNode> {
     let peers: Vec<String> =
         ports.iter().enumerate().map(|(i, port)| format!("\"{}=127.0.0.1:{port}\"", i + 1)).collect();
     let settings = format!(
-        "peers = [{}]\nsnapshot_after_entries = {snapshot_after}\nkeep_entries_after_snapshot = 0",
+        "auth = false\npeers = [{}]\nsnapshot_after_entries = {snapshot_after}\nkeep_entries_after_snapshot = 0",
         peers.join(", ")
     );
     ports.iter().enumerate().map(|(i, port)| start_node(dir, i as u64 + 1, *port, &settings)).collect()
@@ -244,9 +267,10 @@ async fn three_nodes_survive_the_leader_being_killed_and_a_restarted_node_catche
 #[tokio::test]
 async fn blocking_queries_wake_on_their_own_change_and_watches_stream_every_revision() {
     let app = TestApp::up().await;
-    let registry = Registry::new(&app.base);
+    let registry = Registry::admin(&app).await;
+    let token = registry.token.clone().expect("admin token");
     let register = |service: &'static str, id: &'static str| {
-        let registry = Registry::new(&app.base);
+        let registry = Registry::with_token(&app.base, &token);
         async move {
             let path = format!("/v1/registry/services/{service}/instances/{id}");
             let (status, body) = registry.put(&path, r#"{"address":"10.0.0.1","port":80}"#).await;
@@ -307,9 +331,9 @@ async fn blocking_queries_wake_on_their_own_change_and_watches_stream_every_revi
 #[tokio::test]
 async fn a_node_joins_as_learner_is_promoted_and_removed_through_the_api() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let first = start_node(dir.path(), 1, free_port(), "");
+    let first = start_node(dir.path(), 1, free_port(), "auth = false");
     let port = free_port();
-    let second = start_node(dir.path(), 2, port, "join = true");
+    let second = start_node(dir.path(), 2, port, "auth = false\njoin = true");
     wait_healthy(&first.base, STARTUP).await;
     wait_healthy(&second.base, STARTUP).await;
     let one = Registry::new(&first.base);
@@ -345,12 +369,13 @@ async fn a_node_joins_as_learner_is_promoted_and_removed_through_the_api() {
 #[tokio::test]
 async fn active_checks_mark_instances_and_the_protect_threshold_keeps_callers_fed() {
     let app = TestApp::up().await;
-    let registry = Registry::new(&app.base);
+    let registry = Registry::admin(&app).await;
+    let token = registry.token.clone().expect("admin token");
     let closed_port = free_port();
     let register = |id: &str, check: String| {
         let path = format!("/v1/registry/services/search/instances/{id}");
         let body = format!(r#"{{"address":"127.0.0.1","port":9,"check":{check}}}"#);
-        let registry = Registry::new(&app.base);
+        let registry = Registry::with_token(&app.base, &token);
         async move { registry.put(&path, &body).await }
     };
     // s1 is checked over HTTP against a real endpoint; s2 and s3 by TCP against a closed port.
@@ -397,4 +422,55 @@ async fn active_checks_mark_instances_and_the_protect_threshold_keeps_callers_fe
     let (status, body) = register("s4", r#"{"interval":"1s"}"#.to_string()).await;
     assert_eq!(status, 400);
     assert!(body["error"]["message"].as_str().unwrap_or("").contains("check.http"), "{body}");
+}
+
+#[tokio::test]
+async fn tokens_with_scopes_guard_writes_and_node_to_node_calls() {
+    let app = TestApp::up().await;
+    let admin = Registry::admin(&app).await;
+    let anonymous = Registry::new(&app.base);
+    let instance = r#"{"address":"10.0.0.1","port":80}"#;
+
+    // Without a token, writes are refused and say how to get one; reads are open.
+    let (status, body) = anonymous.put("/v1/registry/services/checkout/instances/c1", instance).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("admin-token"), "{body}");
+    assert_eq!(anonymous.get("/v1/registry/services").await.0, 200);
+
+    // A token scoped to one service writes there and nowhere else.
+    let (status, created) = admin
+        .send(
+            reqwest::Method::POST,
+            "/v1/auth/tokens",
+            Some(r#"{"id":"checkout-deployer","scopes":["write:default/checkout"]}"#.into()),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let scoped = Registry::with_token(&app.base, created["token"].as_str().expect("the secret, shown once"));
+    assert_eq!(scoped.put("/v1/registry/services/checkout/instances/c1", instance).await.0, 200);
+    let (status, body) = scoped.put("/v1/registry/services/billing/instances/b1", instance).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("write:default/billing"), "{body}");
+    assert_eq!(scoped.put("/v1/kv/x", "1").await.0, 403);
+    assert_eq!(scoped.get("/v1/auth/tokens").await.0, 403, "listing tokens is for admins");
+    let (_, listed) = admin.get("/v1/auth/tokens").await;
+    assert!(
+        !listed.to_string().contains(created["token"].as_str().unwrap_or("-")),
+        "secrets are never listed: {listed}"
+    );
+
+    // Revoked: refused at once.
+    assert_eq!(admin.delete("/v1/auth/tokens/checkout-deployer").await.0, 200);
+    assert_eq!(scoped.put("/v1/registry/services/checkout/instances/c2", instance).await.0, 401);
+    let (status, body) =
+        admin.send(reqwest::Method::POST, "/v1/auth/tokens", Some(r#"{"id":"x","scopes":["root"]}"#.into())).await;
+    assert_eq!(status, 400, "{body}");
+
+    // The Raft routes take no client writes: a write posted there without the cluster secret
+    // is refused, even with the admin token.
+    let request =
+        json!({"version": 1, "at_ms": 0, "command": {"op": "kv_put", "key": "sneaky", "value": "1", "cas": null}});
+    let (status, _) = admin.send(reqwest::Method::POST, "/raft/write", Some(request.to_string())).await;
+    assert_eq!(status, 401);
+    assert_eq!(admin.get("/v1/kv/sneaky").await.0, 404);
 }

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 pub enum ErrorCode {
     NotFound,
     BadRequest,
+    /// No valid bearer token: give one (`Authorization: Bearer ...`).
+    Unauthorized,
+    /// The token's scopes do not allow this.
+    Forbidden,
     Conflict,
     /// What was asked for is gone (a watch from a revision compacted away): list again.
     Compacted,
@@ -25,6 +29,8 @@ impl ErrorCode {
         match self {
             ErrorCode::NotFound => 404,
             ErrorCode::BadRequest => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
             ErrorCode::Conflict => 409,
             ErrorCode::Compacted => 410,
             ErrorCode::PayloadTooLarge => 413,

@@ -206,6 +206,15 @@ pub enum Command {
         key: String,
         cas: Option<u64>,
     },
+    /// A bearer token: only the SHA-256 of its secret is stored.
+    PutToken {
+        id: String,
+        secret_sha256: String,
+        scopes: Vec<String>,
+    },
+    DeleteToken {
+        id: String,
+    },
 }
 
 /// What applying a command did.
@@ -266,6 +275,19 @@ pub struct RegistrySnapshot {
     pub services: Vec<ServiceSettings>,
     #[serde(default)]
     pub documents: Vec<StoredDocument>,
+    #[serde(default)]
+    pub tokens: Vec<StoredToken>,
+}
+
+/// An API token as stored (the secret itself never is).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredToken {
+    pub id: String,
+    pub secret_sha256: String,
+    /// `admin`, `read`, `write:<namespace>`, `write:<namespace>/<service>`, `write:kv` or
+    /// `write:kv/<key prefix>`.
+    pub scopes: Vec<String>,
+    pub create_revision: u64,
 }
 
 /// A policy or alert rule group as stored, with its revisions.
@@ -325,6 +347,14 @@ pub enum Change {
         namespace: String,
         kind: crate::policy::DocumentKind,
         name: String,
+    },
+    /// A token was created or changed (its secret is not shown).
+    Token {
+        id: String,
+        scopes: Vec<String>,
+    },
+    TokenRemoved {
+        id: String,
     },
     KvRemoved {
         key: String,

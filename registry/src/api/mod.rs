@@ -7,6 +7,7 @@ mod documents;
 mod kv;
 mod params;
 mod services;
+mod tokens;
 mod watch;
 
 use std::sync::Arc;
@@ -47,6 +48,9 @@ pub fn routes(node: Arc<RegistryNode>) -> Router {
         .route("/v1/cluster/members", post(cluster::add_member))
         .route("/v1/cluster/members/{id}/promote", post(cluster::promote_member))
         .route("/v1/cluster/members/{id}", delete(cluster::remove_member))
+        .route("/v1/auth/tokens", post(tokens::create).get(tokens::list))
+        .route("/v1/auth/tokens/{id}", delete(tokens::delete))
+        .layer(axum::middleware::from_fn_with_state(node.clone(), crate::auth::authorize))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(node)
 }

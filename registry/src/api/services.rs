@@ -73,6 +73,7 @@ pub async fn heartbeat(
     State(node): Node,
     Path((service, id)): Path<(String, String)>,
     Query(common): Query<Common>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let namespace = common.namespace()?;
     if node.is_leader() {

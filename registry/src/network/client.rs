@@ -22,10 +22,23 @@ pub struct HttpNetwork {
 }
 
 impl HttpNetwork {
-    pub fn new() -> anyhow::Result<HttpNetwork> {
-        let client = reqwest::Client::builder().connect_timeout(Duration::from_millis(500)).build()?;
+    /// `secret`: the cluster secret every call carries (when the cluster has one).
+    pub fn new(secret: Option<&str>) -> anyhow::Result<HttpNetwork> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .default_headers(cluster_headers(secret)?)
+            .build()?;
         Ok(HttpNetwork { client })
     }
+}
+
+/// The headers of a node-to-node call: the cluster secret, if any.
+pub fn cluster_headers(secret: Option<&str>) -> anyhow::Result<reqwest::header::HeaderMap> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(secret) = secret {
+        headers.insert(crate::auth::CLUSTER_HEADER, reqwest::header::HeaderValue::from_str(secret)?);
+    }
+    Ok(headers)
 }
 
 impl RaftNetworkFactory<TypeConfig> for HttpNetwork {

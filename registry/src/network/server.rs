@@ -15,6 +15,7 @@ pub fn routes(node: std::sync::Arc<RegistryNode>) -> Router {
         .route("/raft/write", post(write))
         .route("/raft/read-index", post(read_index))
         .route("/raft/members", post(members))
+        .layer(axum::middleware::from_fn_with_state(node.clone(), crate::auth::cluster_only))
         .with_state(node)
 }
 

@@ -49,7 +49,10 @@ impl WatchTarget {
             Change::Service { settings } => (Some(&settings.namespace), Some(&settings.service), None),
             Change::Kv { entry } => (None, None, Some(&entry.key)),
             Change::KvRemoved { key } => (None, None, Some(key)),
-            Change::Document { .. } | Change::DocumentRemoved { .. } => (None, None, None),
+            Change::Document { .. }
+            | Change::DocumentRemoved { .. }
+            | Change::Token { .. }
+            | Change::TokenRemoved { .. } => (None, None, None),
         };
         match self {
             WatchTarget::Service { namespace: n, service: s } => namespace == Some(n) && service == Some(s),

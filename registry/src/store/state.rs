@@ -7,7 +7,7 @@ use vigil_model::{
     policy::DocumentKind,
     registry::{
         Change, Command, CommandOutcome, Health, Instance, KvEntry, RegistryRequest, RegistrySnapshot, ServiceSettings,
-        StoredDocument, WatchEvent, REGISTRY_SCHEMA_VERSION,
+        StoredDocument, StoredToken, WatchEvent, REGISTRY_SCHEMA_VERSION,
     },
 };
 
@@ -23,6 +23,8 @@ pub struct RegistryState {
     /// Service settings, by (namespace, service).
     pub services: BTreeMap<(String, String), ServiceSettings>,
     pub documents: BTreeMap<DocumentKey, StoredDocument>,
+    /// API tokens by id.
+    pub tokens: BTreeMap<String, StoredToken>,
 }
 
 /// (kind, namespace, name)
@@ -170,6 +172,22 @@ impl RegistryState {
                     None => CommandOutcome::NotFound,
                 }
             }
+            Command::PutToken { id, secret_sha256, scopes } => {
+                let revision = self.revision + 1;
+                let create_revision = self.tokens.get(id).map_or(revision, |old| old.create_revision);
+                let token = StoredToken {
+                    id: id.clone(),
+                    secret_sha256: secret_sha256.clone(),
+                    scopes: scopes.clone(),
+                    create_revision,
+                };
+                self.tokens.insert(id.clone(), token);
+                self.bump()
+            }
+            Command::DeleteToken { id } => match self.tokens.remove(id) {
+                Some(_) => self.bump(),
+                None => CommandOutcome::NotFound,
+            },
             Command::KvDelete { key, cas } => {
                 let current = self.kv.get(key).map_or(0, |entry| entry.mod_revision);
                 if let Some(expected) = cas {
@@ -209,6 +227,8 @@ impl RegistryState {
                 Some(Change::DocumentRemoved { namespace: namespace.clone(), kind: *kind, name: name.clone() })
             }
             Command::PutDocuments { .. } => None, // split into PutDocument by `apply`
+            Command::PutToken { id, scopes, .. } => Some(Change::Token { id: id.clone(), scopes: scopes.clone() }),
+            Command::DeleteToken { id } => Some(Change::TokenRemoved { id: id.clone() }),
         }
     }
 
@@ -225,6 +245,7 @@ impl RegistryState {
             kv: self.kv.values().cloned().collect(),
             services: self.services.values().cloned().collect(),
             documents: self.documents.values().cloned().collect(),
+            tokens: self.tokens.values().cloned().collect(),
         }
     }
 
@@ -243,6 +264,7 @@ impl RegistryState {
                 .into_iter()
                 .map(|d| ((d.document.kind(), d.namespace.clone(), d.name.clone()), d))
                 .collect(),
+            tokens: snapshot.tokens.into_iter().map(|t| (t.id.clone(), t)).collect(),
         }
     }
 }
