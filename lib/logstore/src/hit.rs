@@ -9,8 +9,8 @@ use std::{
 
 use tantivy::{
     columnar::{Column, StrColumn},
-    schema::Value,
     index::SegmentId,
+    schema::Value,
     DocAddress, Searcher, SegmentReader, TantivyDocument,
 };
 use vigil_model::search::LogHit;

@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 
 use tantivy::{
     schema::{
-        Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema, TextFieldIndexing,
-        TextOptions,
+        Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema, TextFieldIndexing, TextOptions,
     },
     TantivyDocument,
 };

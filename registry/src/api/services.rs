@@ -84,10 +84,14 @@ pub async fn heartbeat(
     let (_, address) =
         node.leader().ok_or_else(|| ApiError::unavailable("the registry has no leader right now: retry shortly"))?;
     let url = format!("http://{address}/v1/registry/services/{service}/instances/{id}/heartbeat?namespace={namespace}");
-    let response =
-        reqwest::Client::new().put(url).send().await.map_err(|error| {
-            ApiError::unavailable(format!("failed to reach the registry leader at {address}: {error}"))
-        })?;
+    let mut request = reqwest::Client::new().put(url);
+    if let Some(authorization) = headers.get(axum::http::header::AUTHORIZATION) {
+        request = request.header(reqwest::header::AUTHORIZATION, authorization.as_bytes());
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|error| ApiError::unavailable(format!("failed to reach the registry leader at {address}: {error}")))?;
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if status.is_success() {
