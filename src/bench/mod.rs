@@ -1,4 +1,5 @@
-//! Benchmarks run as commands (`vigil bench logs`), never as timed test assertions.
+//! Benchmarks run as commands (`vigil bench logs`, `vigil bench registry`), never as timed test
+//! assertions.
 
 use clap::Subcommand;
 
@@ -6,12 +7,18 @@ use clap::Subcommand;
 pub enum BenchCommand {
     /// Log path: end-to-end ingest vs bare tantivy, index size, search latency vs grep, freshness.
     Logs(logs::LogsBenchArgs),
+    /// Registry: durable writes, registrations, heartbeats, linearizable reads and failover of
+    /// a 3-node cluster, vs a 3-member etcd on the same machine.
+    Registry(registry::RegistryBenchArgs),
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Logs(args) => logs::run(args).await,
+        BenchCommand::Registry(args) => registry::run(args).await,
     }
 }
 
 mod logs;
+mod registry;
+pub mod report;

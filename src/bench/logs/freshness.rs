@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::report::percentile;
+use crate::bench::report::percentile;
 use crate::{config::VigilConfig, serve::Roles};
 
 pub struct Freshness {

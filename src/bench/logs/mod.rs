@@ -12,14 +12,14 @@
 mod corpus;
 mod freshness;
 mod ingest;
-mod report;
+
 mod search;
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 
-use report::{median, Report};
+use crate::bench::report::{median, Report};
 
 #[derive(Debug, clap::Args)]
 pub struct LogsBenchArgs {

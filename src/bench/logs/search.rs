@@ -12,7 +12,8 @@ use vigil_logstore::{
     LogReader, LogSchema,
 };
 
-use super::{corpus::Corpus, report::percentile, report::Report};
+use super::corpus::Corpus;
+use crate::bench::report::{percentile, Report};
 
 pub struct SearchFigures {
     per_query: Vec<(&'static str, f64, f64)>,

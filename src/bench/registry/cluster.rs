@@ -1,0 +1,228 @@
+//! The two 3-node clusters the benchmark drives: Vigil's registry (this binary, `run --roles
+//! registry`) and etcd, as separate processes on loopback with data on the same disk.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum System {
+    Vigil,
+    Etcd,
+}
+
+impl System {
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Vigil => "vigil",
+            System::Etcd => "etcd",
+        }
+    }
+}
+
+struct Member {
+    program: PathBuf,
+    args: Vec<String>,
+    log: PathBuf,
+    child: Option<Child>,
+    /// Where clients reach it (`host:port`).
+    client_address: String,
+}
+
+impl Member {
+    fn start(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        let child = Command::new(&self.program)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("failed to start {}", self.program.display()))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub struct Cluster {
+    pub system: System,
+    members: Vec<Member>,
+    client: reqwest::Client,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for member in &mut self.members {
+            member.kill();
+        }
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Cluster {
+    /// Three registry nodes of this binary, auth off (etcd runs without auth too).
+    pub fn vigil(dir: &Path) -> anyhow::Result<Cluster> {
+        let exe = std::env::current_exe()?;
+        let ports = [free_port()?, free_port()?, free_port()?];
+        let peers: Vec<String> =
+            ports.iter().enumerate().map(|(i, p)| format!("\"{}=127.0.0.1:{p}\"", i + 1)).collect();
+        let mut members = Vec::new();
+        for (i, port) in ports.iter().enumerate() {
+            let node_dir = dir.join(format!("vigil-{}", i + 1));
+            std::fs::create_dir_all(&node_dir)?;
+            let config = node_dir.join("vigil.toml");
+            std::fs::write(
+                &config,
+                format!(
+                    "data_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\n[registry]\nnode_id = {}\nauth = false\npeers = [{}]\n",
+                    node_dir.join("data").display(),
+                    i + 1,
+                    peers.join(", ")
+                ),
+            )?;
+            members.push(Member {
+                program: exe.clone(),
+                args: ["run", "--config", &config.display().to_string(), "--roles", "registry"]
+                    .map(String::from)
+                    .to_vec(),
+                log: node_dir.join("vigil.log"),
+                child: None,
+                client_address: format!("127.0.0.1:{port}"),
+            });
+        }
+        Cluster::start(System::Vigil, members)
+    }
+
+    /// Three etcd members (Debian `etcd-server`), as in ../shared/peers.md.
+    pub fn etcd(dir: &Path) -> anyhow::Result<Cluster> {
+        let program =
+            which("etcd").context("etcd is not installed: apt-get install etcd-server (or pass --skip-etcd)")?;
+        let peer_ports = [free_port()?, free_port()?, free_port()?];
+        let client_ports = [free_port()?, free_port()?, free_port()?];
+        let initial: Vec<String> =
+            peer_ports.iter().enumerate().map(|(i, p)| format!("n{}=http://127.0.0.1:{p}", i + 1)).collect();
+        let mut members = Vec::new();
+        for i in 0..3 {
+            let data = dir.join(format!("etcd-{}", i + 1));
+            std::fs::create_dir_all(&data)?;
+            let args = vec![
+                "--name".into(),
+                format!("n{}", i + 1),
+                "--data-dir".into(),
+                data.join("data").display().to_string(),
+                "--listen-peer-urls".into(),
+                format!("http://127.0.0.1:{}", peer_ports[i]),
+                "--initial-advertise-peer-urls".into(),
+                format!("http://127.0.0.1:{}", peer_ports[i]),
+                "--listen-client-urls".into(),
+                format!("http://127.0.0.1:{}", client_ports[i]),
+                "--advertise-client-urls".into(),
+                format!("http://127.0.0.1:{}", client_ports[i]),
+                "--initial-cluster".into(),
+                initial.join(","),
+                "--initial-cluster-state".into(),
+                "new".into(),
+            ];
+            members.push(Member {
+                program: program.clone(),
+                args,
+                log: data.join("etcd.log"),
+                child: None,
+                client_address: format!("127.0.0.1:{}", client_ports[i]),
+            });
+        }
+        Cluster::start(System::Etcd, members)
+    }
+
+    fn start(system: System, mut members: Vec<Member>) -> anyhow::Result<Cluster> {
+        for member in &mut members {
+            member.start()?;
+        }
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+        Ok(Cluster { system, members, client })
+    }
+
+    pub fn addresses(&self) -> Vec<String> {
+        self.members.iter().map(|m| m.client_address.clone()).collect()
+    }
+
+    /// Index (0-2) of the member that leads, as the members report it.
+    pub async fn leader(&self) -> Option<usize> {
+        for (index, member) in self.members.iter().enumerate() {
+            if member.child.is_none() {
+                continue;
+            }
+            let address = &member.client_address;
+            let is_leader = match self.system {
+                System::Vigil => {
+                    let status: Value = self
+                        .client
+                        .get(format!("http://{address}/v1/cluster/status"))
+                        .send()
+                        .await
+                        .ok()?
+                        .json()
+                        .await
+                        .ok()?;
+                    status["role"] == "leader"
+                }
+                System::Etcd => {
+                    let status: Value = self
+                        .client
+                        .post(format!("http://{address}/v3/maintenance/status"))
+                        .body("{}")
+                        .send()
+                        .await
+                        .ok()?
+                        .json()
+                        .await
+                        .ok()?;
+                    status["leader"].as_str().is_some() && status["leader"] == status["header"]["member_id"]
+                }
+            };
+            if is_leader {
+                return Some(index);
+            }
+        }
+        None
+    }
+
+    /// Waits until a member other than `not` leads.
+    pub async fn wait_for_leader(&self, not: Option<usize>, timeout: Duration) -> anyhow::Result<usize> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(leader) = self.leader().await.filter(|l| Some(*l) != not) {
+                return Ok(leader);
+            }
+            anyhow::ensure!(Instant::now() < deadline, "{} elected no leader within {timeout:?}", self.system.name());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn kill(&mut self, member: usize) {
+        self.members[member].kill();
+    }
+
+    pub fn restart(&mut self, member: usize) -> anyhow::Result<()> {
+        self.members[member].start()
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| Path::new(dir).join(program)).find(|path| path.is_file())
+}
