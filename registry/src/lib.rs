@@ -16,6 +16,7 @@ pub mod config;
 mod lease;
 pub mod network;
 pub mod node;
+mod proposer;
 pub mod store;
 
 pub use config::RegistryConfig;

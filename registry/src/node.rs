@@ -40,6 +40,7 @@ pub struct RegistryNode {
     raft: Raft,
     state: StateMachineStore,
     http: reqwest::Client,
+    proposer: crate::proposer::Proposer,
     pub(crate) leases: Leases,
     pub(crate) checks: crate::checks::Checks,
 }
@@ -84,6 +85,7 @@ impl RegistryNode {
         let node = Arc::new(RegistryNode {
             id: config.node_id,
             auth: AuthSettings { enabled: config.auth, anonymous_read: config.anonymous_read },
+            proposer: crate::proposer::Proposer::start(raft.clone()),
             raft,
             state,
             http: reqwest::Client::builder()
@@ -155,15 +157,16 @@ impl RegistryNode {
         decode_answer(response).await
     }
 
-    /// Proposes `request` on this node; fails unless it is the leader.
-    pub async fn write_local(&self, mut request: RegistryRequest) -> Result<CommandOutcome, ApiError> {
-        // The leader's clock stamps the change, whoever received it.
-        request.at_ms = now_ms();
-        match self.raft.client_write(request).await {
-            Ok(response) => Ok(response.data),
-            Err(RaftError::APIError(error)) => Err(ApiError::unavailable(format!("{error}; retry"))),
-            Err(RaftError::Fatal(error)) => Err(ApiError::internal(format!("registry stopped: {error}"))),
+    /// Proposes `request` on this node (batched with concurrent writes); fails unless it is
+    /// the leader. The leader's clock stamps the change, whoever received it.
+    pub async fn write_local(&self, request: RegistryRequest) -> Result<CommandOutcome, ApiError> {
+        if request.version > REGISTRY_SCHEMA_VERSION {
+            return Err(ApiError::bad_request(format!(
+                "request version {} is newer than this node's",
+                request.version
+            )));
         }
+        self.proposer.propose(request.command).await
     }
 
     /// Changes the membership, on the leader (forwarded there from any other node).

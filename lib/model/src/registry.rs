@@ -215,6 +215,11 @@ pub enum Command {
     DeleteToken {
         id: String,
     },
+    /// Independent commands proposed together (one log entry, one fsync); each is applied on
+    /// its own, with its own revision and outcome.
+    Batch {
+        commands: Vec<Command>,
+    },
 }
 
 /// What applying a command did.
@@ -234,6 +239,10 @@ pub enum CommandOutcome {
         current: u64,
     },
     NotFound,
+    /// The outcomes of a [`Command::Batch`], in order.
+    Batch {
+        outcomes: Vec<CommandOutcome>,
+    },
 }
 
 /// `GET /v1/cluster/status`.

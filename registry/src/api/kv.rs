@@ -119,5 +119,6 @@ pub(super) fn answer(outcome: CommandOutcome) -> Result<Json<Value>, ApiError> {
             },
         )),
         CommandOutcome::NotFound => Err(ApiError::new(ErrorCode::NotFound, "nothing to change: it does not exist")),
+        CommandOutcome::Batch { .. } => Err(ApiError::internal("a batch outcome reached a single request")),
     }
 }

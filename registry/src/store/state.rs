@@ -33,7 +33,15 @@ pub type DocumentKey = (DocumentKind, String, String);
 impl RegistryState {
     /// Applies `request`, and adds the changes it made to `events`.
     pub fn apply(&mut self, request: &RegistryRequest, events: &mut Vec<WatchEvent>) -> CommandOutcome {
-        if let Command::PutDocuments { namespace, documents } = &request.command {
+        self.apply_command(&request.command, request.at_ms, events)
+    }
+
+    fn apply_command(&mut self, command: &Command, at_ms: i64, events: &mut Vec<WatchEvent>) -> CommandOutcome {
+        if let Command::Batch { commands } = command {
+            let outcomes = commands.iter().map(|command| self.apply_command(command, at_ms, events)).collect();
+            return CommandOutcome::Batch { outcomes };
+        }
+        if let Command::PutDocuments { namespace, documents } = command {
             let mut outcome = CommandOutcome::Unchanged { revision: self.revision };
             for (name, document) in documents {
                 let command = Command::PutDocument {
@@ -42,11 +50,11 @@ impl RegistryState {
                     document: document.clone(),
                     cas: None,
                 };
-                outcome = self.apply_one(&command, request.at_ms, events);
+                outcome = self.apply_one(&command, at_ms, events);
             }
             return outcome;
         }
-        self.apply_one(&request.command, request.at_ms, events)
+        self.apply_one(command, at_ms, events)
     }
 
     fn apply_one(&mut self, command: &Command, at_ms: i64, events: &mut Vec<WatchEvent>) -> CommandOutcome {
@@ -160,7 +168,9 @@ impl RegistryState {
                 self.documents.insert(key, stored);
                 self.bump()
             }
-            Command::PutDocuments { .. } => unreachable!("apply splits PutDocuments into PutDocument"),
+            Command::PutDocuments { .. } | Command::Batch { .. } => {
+                unreachable!("apply_command splits PutDocuments and Batch")
+            }
             Command::DeleteDocument { namespace, kind, name, cas } => {
                 let key = (*kind, namespace.clone(), name.clone());
                 let current = self.documents.get(&key).map_or(0, |stored| stored.mod_revision);
@@ -226,7 +236,7 @@ impl RegistryState {
             Command::DeleteDocument { namespace, kind, name, .. } => {
                 Some(Change::DocumentRemoved { namespace: namespace.clone(), kind: *kind, name: name.clone() })
             }
-            Command::PutDocuments { .. } => None, // split into PutDocument by `apply`
+            Command::PutDocuments { .. } | Command::Batch { .. } => None, // split by `apply_command`
             Command::PutToken { id, scopes, .. } => Some(Change::Token { id: id.clone(), scopes: scopes.clone() }),
             Command::DeleteToken { id } => Some(Change::TokenRemoved { id: id.clone() }),
         }
@@ -301,6 +311,27 @@ mod tests {
         assert_eq!(apply(&mut state, &delete(Some(3))), CommandOutcome::Applied { revision: 4 });
         assert_eq!(apply(&mut state, &delete(None)), CommandOutcome::NotFound);
         assert_eq!(state.revision, 4, "a failed or empty command does not bump the revision");
+    }
+
+    #[test]
+    fn a_batch_applies_each_command_on_its_own() {
+        let mut state = RegistryState::default();
+        let batch = request(Command::Batch {
+            commands: vec![
+                Command::KvPut { key: "a".into(), value: "1".into(), cas: Some(0) },
+                Command::KvPut { key: "a".into(), value: "2".into(), cas: Some(0) },
+                Command::KvPut { key: "b".into(), value: "3".into(), cas: None },
+            ],
+        });
+        let mut events = Vec::new();
+        let outcome = state.apply(&batch, &mut events);
+        let expected = vec![
+            CommandOutcome::Applied { revision: 1 },
+            CommandOutcome::CasFailed { current: 1 },
+            CommandOutcome::Applied { revision: 2 },
+        ];
+        assert_eq!(outcome, CommandOutcome::Batch { outcomes: expected }, "a failed CAS does not stop the others");
+        assert_eq!(events.iter().map(|e| e.revision).collect::<Vec<_>>(), vec![1, 2], "one event per applied change");
     }
 
     #[test]

@@ -75,10 +75,10 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 impl Cluster {
-    /// Three registry nodes of this binary, auth off (etcd runs without auth too).
-    pub fn vigil(dir: &Path) -> anyhow::Result<Cluster> {
+    /// `nodes` registry nodes of this binary, auth off (etcd runs without auth too).
+    pub fn vigil(dir: &Path, nodes: usize) -> anyhow::Result<Cluster> {
         let exe = std::env::current_exe()?;
-        let ports = [free_port()?, free_port()?, free_port()?];
+        let ports: Vec<u16> = (0..nodes).map(|_| free_port()).collect::<anyhow::Result<_>>()?;
         let peers: Vec<String> =
             ports.iter().enumerate().map(|(i, p)| format!("\"{}=127.0.0.1:{p}\"", i + 1)).collect();
         let mut members = Vec::new();

@@ -30,6 +30,9 @@ pub struct RegistryBenchArgs {
     /// Leader kills per system for the failover figure.
     #[arg(long, default_value_t = 5)]
     pub failovers: usize,
+    /// Nodes of the Vigil cluster (1 shows the cost of replication; the comparison uses 3).
+    #[arg(long, default_value_t = 3)]
+    pub vigil_nodes: usize,
     /// Measure Vigil alone (no etcd installed).
     #[arg(long)]
     pub skip_etcd: bool,
@@ -101,12 +104,12 @@ fn median_run(mut runs: Vec<Measured>) -> Measured {
 async fn measure(system: System, args: &RegistryBenchArgs, scratch: &std::path::Path) -> anyhow::Result<Figures> {
     let dir = scratch.join(system.name());
     let mut cluster = match system {
-        System::Vigil => Cluster::vigil(&dir)?,
+        System::Vigil => Cluster::vigil(&dir, args.vigil_nodes.max(1))?,
         System::Etcd => Cluster::etcd(&dir)?,
     };
     let leader = cluster.wait_for_leader(None, Duration::from_secs(30)).await?;
     let address = cluster.addresses()[leader].clone();
-    eprintln!("{}: 3 members up, leader {address}", system.name());
+    eprintln!("{}: {} members up, leader {address}", system.name(), cluster.addresses().len());
     let mut figures = Figures::default();
     let connections = args.clients.iter().copied().max().unwrap_or(1);
     let ops = Ops::new(system, connections)?;
