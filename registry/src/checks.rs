@@ -2,7 +2,8 @@
 //! connect. After `failure_threshold` failures in a row a passing instance turns critical;
 //! after `success_threshold` passes in a row an instance a check made critical passes again.
 //! Only those transitions go through the Raft log; probe results stay in the leader's memory
-//! and a new leader starts counting afresh.
+//! and a new leader starts counting afresh. Like leases, the checks to run are learned from the
+//! node's change log, so a tick costs what is checked, not what is registered.
 
 use std::{
     collections::HashMap,
@@ -11,7 +12,7 @@ use std::{
 };
 
 use tokio::sync::Semaphore;
-use vigil_model::registry::{Command, Health, HealthCheck};
+use vigil_model::registry::{Change, Command, Health, HealthCheck};
 
 use crate::{lease::TICK, node::RegistryNode, store::state::InstanceKey};
 
@@ -23,7 +24,15 @@ pub(crate) const CHECK_FAILED: &str = "check failed";
 
 #[derive(Default)]
 pub(crate) struct Checks {
-    inner: Mutex<HashMap<InstanceKey, CheckState>>,
+    inner: Mutex<Tracked>,
+}
+
+/// The checks the leader runs, learned from the change log (a full scan only when this node
+/// becomes leader or falls behind the log).
+#[derive(Default)]
+struct Tracked {
+    checks: HashMap<InstanceKey, CheckState>,
+    seen_revision: Option<u64>,
 }
 
 struct CheckState {
@@ -35,8 +44,23 @@ struct CheckState {
 }
 
 impl Checks {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceKey, CheckState>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tracked> {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Tracked {
+    fn observe(&mut self, key: &InstanceKey, check: Option<&HealthCheck>, now: Instant) {
+        match check {
+            Some(spec) if self.checks.get(key).is_some_and(|state| state.spec == *spec) => {}
+            Some(spec) => {
+                let state = CheckState { spec: spec.clone(), next_due: now, running: false, passes: 0, failures: 0 };
+                self.checks.insert(key.clone(), state);
+            }
+            None => {
+                self.checks.remove(key);
+            }
+        }
     }
 }
 
@@ -48,7 +72,7 @@ pub(crate) async fn run(node: Arc<RegistryNode>) {
     loop {
         ticker.tick().await;
         if !node.is_leader() {
-            node.checks.lock().clear();
+            *node.checks.lock() = Tracked::default();
             continue;
         }
         for (key, spec) in due(&node) {
@@ -69,35 +93,48 @@ pub(crate) async fn run(node: Arc<RegistryNode>) {
 /// The checks to probe now (marked running).
 fn due(node: &RegistryNode) -> Vec<(InstanceKey, HealthCheck)> {
     let now = Instant::now();
-    let mut checks = node.checks.lock();
+    let mut tracked = node.checks.lock();
+    let tracked = &mut *tracked;
     node.read(|applied| {
-        checks.retain(|key, state| {
-            applied.state.instances.get(key).and_then(|i| i.spec.check.as_ref()).is_some_and(|spec| *spec == state.spec)
-        });
-        let mut due = Vec::new();
-        for (key, instance) in &applied.state.instances {
-            let Some(spec) = &instance.spec.check else { continue };
-            let state = checks.entry(key.clone()).or_insert_with(|| CheckState {
-                spec: spec.clone(),
-                next_due: now,
-                running: false,
-                passes: 0,
-                failures: 0,
-            });
-            if !state.running && now >= state.next_due {
-                state.running = true;
-                state.next_due = now + spec.interval;
-                due.push((key.clone(), spec.clone()));
+        match tracked.seen_revision.map(|seen| applied.changes.since(seen, None)) {
+            Some(Ok(events)) => {
+                for event in events {
+                    match &event.change {
+                        Change::Instance { instance } => {
+                            let key = (instance.namespace.clone(), instance.service.clone(), instance.id.clone());
+                            tracked.observe(&key, instance.spec.check.as_ref(), now);
+                        }
+                        Change::InstanceRemoved { namespace, service, id } => {
+                            tracked.checks.remove(&(namespace.clone(), service.clone(), id.clone()));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            None | Some(Err(_)) => {
+                tracked.checks.retain(|key, _| applied.state.instances.contains_key(key));
+                for (key, instance) in &applied.state.instances {
+                    tracked.observe(key, instance.spec.check.as_ref(), now);
+                }
             }
         }
-        due
-    })
+        tracked.seen_revision = Some(applied.state.revision);
+    });
+    let mut due = Vec::new();
+    for (key, state) in tracked.checks.iter_mut() {
+        if !state.running && now >= state.next_due {
+            state.running = true;
+            state.next_due = now + state.spec.interval;
+            due.push((key.clone(), state.spec.clone()));
+        }
+    }
+    due
 }
 
 /// Counts a probe result; returns the health change it triggers, if any.
 fn record(node: &RegistryNode, key: &InstanceKey, result: Result<(), String>) -> Option<Command> {
-    let mut checks = node.checks.lock();
-    let state = checks.get_mut(key)?;
+    let mut tracked = node.checks.lock();
+    let state = tracked.checks.get_mut(key)?;
     state.running = false;
     match &result {
         Ok(()) => {
@@ -111,7 +148,7 @@ fn record(node: &RegistryNode, key: &InstanceKey, result: Result<(), String>) ->
     }
     let (passes, failures) = (state.passes, state.failures);
     let (success_threshold, failure_threshold) = (state.spec.success_threshold, state.spec.failure_threshold);
-    drop(checks);
+    drop(tracked);
     let instance = node.read(|applied| applied.state.instances.get(key).cloned())?;
     let (namespace, service, id) = key.clone();
     match result {

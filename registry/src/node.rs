@@ -109,6 +109,11 @@ impl RegistryNode {
         self.id
     }
 
+    /// The client for calls to other nodes (carries the cluster secret).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     pub fn auth_settings(&self) -> AuthSettings {
         self.auth
     }

@@ -84,7 +84,7 @@ pub async fn heartbeat(
     let (_, address) =
         node.leader().ok_or_else(|| ApiError::unavailable("the registry has no leader right now: retry shortly"))?;
     let url = format!("http://{address}/v1/registry/services/{service}/instances/{id}/heartbeat?namespace={namespace}");
-    let mut request = reqwest::Client::new().put(url);
+    let mut request = node.http().put(url);
     if let Some(authorization) = headers.get(axum::http::header::AUTHORIZATION) {
         request = request.header(reqwest::header::AUTHORIZATION, authorization.as_bytes());
     }
