@@ -56,6 +56,10 @@ impl Need {
                 Need::Write { namespace: namespace.to_string(), service: Some(service.to_string()) }
             }
             ["v1", "kv", key @ ..] => Need::WriteKv { key: key.join("/") },
+            // Sessions, locks and elections are keys under reserved prefixes.
+            ["v1", "sessions", ..] => Need::WriteKv { key: "_sessions/".to_string() },
+            ["v1", "locks", name, ..] => Need::WriteKv { key: format!("_locks/{name}") },
+            ["v1", "elections", name, ..] => Need::WriteKv { key: format!("_elections/{name}") },
             ["v1", "policies", ..] | ["v1", "alert-rules", ..] => {
                 Need::Write { namespace: namespace.to_string(), service: None }
             }

@@ -5,7 +5,8 @@
 //! takes the deadlines that passed (an ordered index, so a tick costs what expires, not what is
 //! registered) and proposes `SetHealth(critical)`; an instance that stayed critical for
 //! `deregister_critical_after` is proposed for `Deregister`. Registrations and removals reach
-//! the clock through the node's change log. Consul's contract follows: the TTL is a lower bound
+//! the clock through the node's change log. Sessions (what locks and elections hang on) use
+//! the same clock: an expired session is destroyed, and the keys bound to it with it. Consul's contract follows: the TTL is a lower bound
 //! (a deadline is never earlier than the last heartbeat + TTL), expiry happens within TTL +
 //! TICK (under 2x TTL for any TTL over TICK), and a new leader starts every clock afresh (it
 //! has no heartbeats of the old leader's term).
@@ -43,6 +44,11 @@ impl Leases {
     /// Restarts the clock of `key` (a heartbeat, or a registration on this leader).
     pub(crate) fn renew(&self, key: InstanceKey, ttl: Duration) {
         self.lock().clock.renew(key, ttl, Instant::now());
+    }
+
+    /// Restarts the clock of session `id`.
+    pub(crate) fn renew_session(&self, id: &str, ttl: Duration) {
+        self.lock().sessions.renew(session_key(id), ttl, Instant::now());
     }
 }
 
@@ -104,10 +110,17 @@ impl LeaseClock {
     }
 }
 
+/// The clock key of a session (sessions share the instances' clock type).
+pub(crate) fn session_key(id: &str) -> InstanceKey {
+    ("_session".to_string(), String::new(), id.to_string())
+}
+
 /// What the leader's lease loop keeps between ticks.
 #[derive(Debug, Default)]
 struct Tracker {
     clock: LeaseClock,
+    /// Sessions' leases, by [`session_key`].
+    sessions: LeaseClock,
     /// Critical instances to deregister: (when, in ms since the epoch; which).
     deregister: BTreeSet<(i64, InstanceKey)>,
     /// The last revision whose changes this tracker has taken in; None: rescan the state.
@@ -192,6 +205,7 @@ fn due(node: &RegistryNode, term: u64) -> Vec<Command> {
     let now_ms = crate::node::now_ms();
     let mut tracker = node.leases.lock();
     if tracker.clock.enter_term(term) {
+        tracker.sessions.enter_term(term);
         tracker.deregister.clear();
         tracker.seen_revision = None;
     }
@@ -210,6 +224,10 @@ fn due(node: &RegistryNode, term: u64) -> Vec<Command> {
                         Change::InstanceRemoved { namespace, service, id } => {
                             tracker.forget(&(namespace.clone(), service.clone(), id.clone()))
                         }
+                        Change::Session { session } => {
+                            tracker.sessions.renew(session_key(&session.id), session.ttl, now)
+                        }
+                        Change::SessionRemoved { id } => tracker.sessions.untrack(&session_key(id)),
                         _ => {}
                     }
                 }
@@ -219,6 +237,9 @@ fn due(node: &RegistryNode, term: u64) -> Vec<Command> {
                 tracker.deregister.clear();
                 for (key, instance) in &applied.state.instances {
                     tracker.observe(key, instance, now, false);
+                }
+                for session in applied.state.sessions.values() {
+                    tracker.sessions.track(session_key(&session.id), session.ttl, now);
                 }
             }
         }
@@ -236,6 +257,11 @@ fn due(node: &RegistryNode, term: u64) -> Vec<Command> {
                     health: Health::Critical,
                     reason: Some(EXPIRED.to_string()),
                 });
+            }
+        }
+        for (_, _, id) in tracker.sessions.take_expired(now) {
+            if applied.state.sessions.contains_key(&id) {
+                commands.push(Command::DestroySession { id });
             }
         }
         while let Some((at, _)) = tracker.deregister.first() {

@@ -474,3 +474,59 @@ async fn tokens_with_scopes_guard_writes_and_node_to_node_calls() {
     assert_eq!(status, 401);
     assert_eq!(admin.get("/v1/kv/sneaky").await.0, 404);
 }
+
+#[tokio::test]
+async fn locks_and_elections_follow_their_sessions() {
+    let app = TestApp::up().await;
+    let registry = Registry::admin(&app).await;
+    let session = |ttl: &'static str, name: &'static str| {
+        let registry = Registry::with_token(&app.base, registry.token().expect("token"));
+        async move {
+            let (status, body) = registry
+                .send(reqwest::Method::POST, "/v1/sessions", Some(format!(r#"{{"ttl":"{ttl}","name":"{name}"}}"#)))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            body["id"].as_str().expect("session id").to_string()
+        }
+    };
+    let (a, b, c) = (session("2s", "a").await, session("60s", "b").await, session("60s", "c").await);
+
+    // A takes the lock; B is told who holds it.
+    let (status, body) = registry.put(&format!("/v1/locks/deploy?session={a}"), "worker-a").await;
+    assert_eq!((status, body["held"].clone()), (200, json!(true)), "{body}");
+    let (status, body) = registry.put(&format!("/v1/locks/deploy?session={b}"), "worker-b").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains(&a), "{body}");
+
+    // B waits for the lock; A stops renewing, its session expires, the lock is freed, B takes it.
+    let (_, held) = registry.get("/v1/locks/deploy").await;
+    let index = held["index"].as_u64().expect("index");
+    let started = std::time::Instant::now();
+    let (status, body) = registry.get(&format!("/v1/locks/deploy?index={index}&wait=20s")).await;
+    assert_eq!((status, body["held"].clone()), (200, json!(false)), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(6), "the session should expire within 2x its TTL");
+    let (status, _) = registry.put(&format!("/v1/locks/deploy?session={b}"), "worker-b").await;
+    assert_eq!(status, 200);
+    let (status, _) = registry.put(&format!("/v1/sessions/{a}/renew"), "").await;
+    assert_eq!(status, 404, "an expired session cannot be renewed");
+
+    // A key bound to a session goes with it.
+    assert_eq!(registry.put(&format!("/v1/kv/ephemeral/c?session={c}"), "here").await.0, 200);
+    assert_eq!(registry.delete(&format!("/v1/sessions/{c}")).await.0, 200);
+    assert_eq!(registry.get("/v1/kv/ephemeral/c").await.0, 404);
+    assert_eq!(registry.put(&format!("/v1/kv/ephemeral/c?session={c}"), "again").await.0, 404, "the session is gone");
+
+    // Elections: the first candidate leads, others are told who does, resigning frees it.
+    let (status, _) =
+        registry.send(reqwest::Method::POST, &format!("/v1/elections/jobs?session={b}"), Some("node-b".into())).await;
+    assert_eq!(status, 200);
+    let (_, body) = registry.get("/v1/elections/jobs").await;
+    assert_eq!(body["value"], "node-b");
+    let d = session("60s", "d").await;
+    let (status, body) =
+        registry.send(reqwest::Method::POST, &format!("/v1/elections/jobs?session={d}"), Some("node-d".into())).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(registry.delete(&format!("/v1/elections/jobs?session={d}")).await.0, 409, "only the leader resigns");
+    assert_eq!(registry.delete(&format!("/v1/elections/jobs?session={b}")).await.0, 200);
+    assert_eq!(registry.get("/v1/elections/jobs").await.1["held"], false);
+}

@@ -140,6 +140,22 @@ pub struct KvEntry {
     pub mod_revision: u64,
     /// Puts since creation (1 after the first).
     pub version: u64,
+    /// The session the key is bound to: it is deleted when that session ends (locks,
+    /// elections, ephemeral keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+}
+
+/// A session: a lease clients renew, that keys (locks, elections) can be bound to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    #[serde(with = "humantime_serde")]
+    pub ttl: std::time::Duration,
+    /// Who holds it, for people reading lock holders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub create_revision: u64,
 }
 
 /// A change to the registry: the payload of one Raft log entry.
@@ -183,6 +199,19 @@ pub enum Command {
         key: String,
         value: String,
         cas: Option<u64>,
+        /// Bind the key to this session (it must exist).
+        #[serde(default)]
+        session: Option<String>,
+    },
+    CreateSession {
+        id: String,
+        #[serde(with = "humantime_serde")]
+        ttl: std::time::Duration,
+        name: Option<String>,
+    },
+    /// Ends a session and deletes every key bound to it.
+    DestroySession {
+        id: String,
     },
     /// `cas` as for KV, on the document's `mod_revision`.
     PutDocument {
@@ -286,6 +315,8 @@ pub struct RegistrySnapshot {
     pub documents: Vec<StoredDocument>,
     #[serde(default)]
     pub tokens: Vec<StoredToken>,
+    #[serde(default)]
+    pub sessions: Vec<Session>,
 }
 
 /// An API token as stored (the secret itself never is).
@@ -363,6 +394,12 @@ pub enum Change {
         scopes: Vec<String>,
     },
     TokenRemoved {
+        id: String,
+    },
+    Session {
+        session: Session,
+    },
+    SessionRemoved {
         id: String,
     },
     KvRemoved {

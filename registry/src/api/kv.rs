@@ -26,6 +26,8 @@ type Node = State<Arc<RegistryNode>>;
 #[serde(deny_unknown_fields)]
 pub struct WriteQuery {
     cas: Option<u64>,
+    /// Bind the key to this session: deleted when the session ends.
+    session: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,7 +61,14 @@ pub async fn put(
             error.utf8_error().valid_up_to()
         ))
     })?;
-    answer(node.write(Command::KvPut { key, value, cas: query.cas }).await?)
+    let session = query.session.clone();
+    match node.write(Command::KvPut { key, value, cas: query.cas, session: query.session }).await? {
+        CommandOutcome::NotFound => Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("session {} does not exist (it expired or was destroyed)", session.unwrap_or_default()),
+        )),
+        outcome => answer(outcome),
+    }
 }
 
 pub async fn delete(

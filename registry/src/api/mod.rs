@@ -4,9 +4,11 @@
 
 mod cluster;
 mod documents;
+mod forward;
 mod kv;
 mod params;
 mod services;
+mod sessions;
 mod tokens;
 mod watch;
 
@@ -43,6 +45,11 @@ pub fn routes(node: Arc<RegistryNode>) -> Router {
             "/v1/alert-rules/{group}",
             put(documents::put_rule_group).get(documents::get_rule_group).delete(documents::delete_rule_group),
         )
+        .route("/v1/sessions", post(sessions::create).get(sessions::list))
+        .route("/v1/sessions/{id}", delete(sessions::destroy))
+        .route("/v1/sessions/{id}/renew", put(sessions::renew))
+        .route("/v1/locks/{name}", put(sessions::lock).delete(sessions::unlock).get(sessions::lock_holder))
+        .route("/v1/elections/{name}", post(sessions::campaign).delete(sessions::resign).get(sessions::leader))
         .route("/v1/watch", get(watch::watch))
         .route("/v1/cluster/status", get(cluster::status))
         .route("/v1/cluster/members", post(cluster::add_member))

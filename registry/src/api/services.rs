@@ -81,27 +81,8 @@ pub async fn heartbeat(
         return Ok(Json(json!({"ok": true})));
     }
     // Leases live on the leader: pass the heartbeat on.
-    let (_, address) =
-        node.leader().ok_or_else(|| ApiError::unavailable("the registry has no leader right now: retry shortly"))?;
-    let url = format!("http://{address}/v1/registry/services/{service}/instances/{id}/heartbeat?namespace={namespace}");
-    let mut request = node.http().put(url);
-    if let Some(authorization) = headers.get(axum::http::header::AUTHORIZATION) {
-        request = request.header(reqwest::header::AUTHORIZATION, authorization.as_bytes());
-    }
-    let response = request
-        .send()
-        .await
-        .map_err(|error| ApiError::unavailable(format!("failed to reach the registry leader at {address}: {error}")))?;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if status.is_success() {
-        return Ok(Json(body));
-    }
-    let code = serde_json::from_value::<vigil_model::error::ErrorBody>(body.clone()).map(|b| b.error);
-    match code {
-        Ok(detail) => Err(ApiError::new(detail.code, detail.message)),
-        Err(_) => Err(ApiError::unavailable(format!("the leader answered {status}"))),
-    }
+    let path = format!("/v1/registry/services/{service}/instances/{id}/heartbeat?namespace={namespace}");
+    super::forward::to_leader(&node, reqwest::Method::PUT, &path, &headers).await
 }
 
 pub async fn get_instance(

@@ -52,7 +52,9 @@ impl WatchTarget {
             Change::Document { .. }
             | Change::DocumentRemoved { .. }
             | Change::Token { .. }
-            | Change::TokenRemoved { .. } => (None, None, None),
+            | Change::TokenRemoved { .. }
+            | Change::Session { .. }
+            | Change::SessionRemoved { .. } => (None, None, None),
         };
         match self {
             WatchTarget::Service { namespace: n, service: s } => namespace == Some(n) && service == Some(s),

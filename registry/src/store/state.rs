@@ -7,7 +7,7 @@ use vigil_model::{
     policy::DocumentKind,
     registry::{
         Change, Command, CommandOutcome, Health, Instance, KvEntry, RegistryRequest, RegistrySnapshot, ServiceSettings,
-        StoredDocument, StoredToken, WatchEvent, REGISTRY_SCHEMA_VERSION,
+        Session, StoredDocument, StoredToken, WatchEvent, REGISTRY_SCHEMA_VERSION,
     },
 };
 
@@ -25,6 +25,7 @@ pub struct RegistryState {
     pub documents: BTreeMap<DocumentKey, StoredDocument>,
     /// API tokens by id.
     pub tokens: BTreeMap<String, StoredToken>,
+    pub sessions: BTreeMap<String, Session>,
 }
 
 /// (kind, namespace, name)
@@ -40,6 +41,22 @@ impl RegistryState {
         if let Command::Batch { commands } = command {
             let outcomes = commands.iter().map(|command| self.apply_command(command, at_ms, events)).collect();
             return CommandOutcome::Batch { outcomes };
+        }
+        if let Command::DestroySession { id } = command {
+            if !self.sessions.contains_key(id) {
+                return CommandOutcome::NotFound;
+            }
+            // Keys bound to the session go first, each a change of its own.
+            let bound: Vec<String> = self
+                .kv
+                .values()
+                .filter(|entry| entry.session.as_deref() == Some(id))
+                .map(|entry| entry.key.clone())
+                .collect();
+            for key in bound {
+                self.apply_one(&Command::KvDelete { key, cas: None }, at_ms, events);
+            }
+            return self.apply_one(command, at_ms, events);
         }
         if let Command::PutDocuments { namespace, documents } = command {
             let mut outcome = CommandOutcome::Unchanged { revision: self.revision };
@@ -121,33 +138,40 @@ impl RegistryState {
                 instance.mod_revision = revision;
                 self.bump()
             }
-            Command::KvPut { key, value, cas } => {
+            Command::KvPut { key, value, cas, session } => {
                 let current = self.kv.get(key).map_or(0, |entry| entry.mod_revision);
                 if let Some(expected) = cas {
                     if *expected != current {
                         return CommandOutcome::CasFailed { current };
                     }
                 }
+                if session.as_ref().is_some_and(|id| !self.sessions.contains_key(id)) {
+                    return CommandOutcome::NotFound;
+                }
                 let revision = self.revision + 1;
-                let entry = match self.kv.get(key) {
-                    Some(old) => KvEntry {
-                        key: key.clone(),
-                        value: value.clone(),
-                        create_revision: old.create_revision,
-                        mod_revision: revision,
-                        version: old.version + 1,
-                    },
-                    None => KvEntry {
-                        key: key.clone(),
-                        value: value.clone(),
-                        create_revision: revision,
-                        mod_revision: revision,
-                        version: 1,
-                    },
+                let (create_revision, version) =
+                    self.kv.get(key).map_or((revision, 1), |old| (old.create_revision, old.version + 1));
+                let entry = KvEntry {
+                    key: key.clone(),
+                    value: value.clone(),
+                    create_revision,
+                    mod_revision: revision,
+                    version,
+                    session: session.clone(),
                 };
                 self.kv.insert(key.clone(), entry);
                 self.bump()
             }
+            Command::CreateSession { id, ttl, name } => {
+                let revision = self.revision + 1;
+                let session = Session { id: id.clone(), ttl: *ttl, name: name.clone(), create_revision: revision };
+                self.sessions.insert(id.clone(), session);
+                self.bump()
+            }
+            Command::DestroySession { id } => match self.sessions.remove(id) {
+                Some(_) => self.bump(),
+                None => CommandOutcome::NotFound,
+            },
             Command::PutDocument { namespace, name, document, cas } => {
                 let key = (document.kind(), namespace.clone(), name.clone());
                 let current = self.documents.get(&key).map_or(0, |stored| stored.mod_revision);
@@ -239,6 +263,8 @@ impl RegistryState {
             Command::PutDocuments { .. } | Command::Batch { .. } => None, // split by `apply_command`
             Command::PutToken { id, scopes, .. } => Some(Change::Token { id: id.clone(), scopes: scopes.clone() }),
             Command::DeleteToken { id } => Some(Change::TokenRemoved { id: id.clone() }),
+            Command::CreateSession { id, .. } => Some(Change::Session { session: self.sessions.get(id)?.clone() }),
+            Command::DestroySession { id } => Some(Change::SessionRemoved { id: id.clone() }),
         }
     }
 
@@ -256,6 +282,7 @@ impl RegistryState {
             services: self.services.values().cloned().collect(),
             documents: self.documents.values().cloned().collect(),
             tokens: self.tokens.values().cloned().collect(),
+            sessions: self.sessions.values().cloned().collect(),
         }
     }
 
@@ -275,6 +302,7 @@ impl RegistryState {
                 .map(|d| ((d.document.kind(), d.namespace.clone(), d.name.clone()), d))
                 .collect(),
             tokens: snapshot.tokens.into_iter().map(|t| (t.id.clone(), t)).collect(),
+            sessions: snapshot.sessions.into_iter().map(|s| (s.id.clone(), s)).collect(),
         }
     }
 }
@@ -294,7 +322,7 @@ mod tests {
     }
 
     fn put(key: &str, value: &str, cas: Option<u64>) -> RegistryRequest {
-        request(Command::KvPut { key: key.into(), value: value.into(), cas })
+        request(Command::KvPut { key: key.into(), value: value.into(), cas, session: None })
     }
 
     #[test]
@@ -318,9 +346,9 @@ mod tests {
         let mut state = RegistryState::default();
         let batch = request(Command::Batch {
             commands: vec![
-                Command::KvPut { key: "a".into(), value: "1".into(), cas: Some(0) },
-                Command::KvPut { key: "a".into(), value: "2".into(), cas: Some(0) },
-                Command::KvPut { key: "b".into(), value: "3".into(), cas: None },
+                Command::KvPut { key: "a".into(), value: "1".into(), cas: Some(0), session: None },
+                Command::KvPut { key: "a".into(), value: "2".into(), cas: Some(0), session: None },
+                Command::KvPut { key: "b".into(), value: "3".into(), cas: None, session: None },
             ],
         });
         let mut events = Vec::new();
@@ -332,6 +360,28 @@ mod tests {
         ];
         assert_eq!(outcome, CommandOutcome::Batch { outcomes: expected }, "a failed CAS does not stop the others");
         assert_eq!(events.iter().map(|e| e.revision).collect::<Vec<_>>(), vec![1, 2], "one event per applied change");
+    }
+
+    #[test]
+    fn ending_a_session_deletes_its_keys_one_revision_each() {
+        let mut state = RegistryState::default();
+        let ttl = std::time::Duration::from_secs(5);
+        apply(&mut state, &request(Command::CreateSession { id: "s".into(), ttl, name: None }));
+        let bound = |key: &str| {
+            request(Command::KvPut { key: key.into(), value: "v".into(), cas: None, session: Some("s".into()) })
+        };
+        apply(&mut state, &bound("lock/a"));
+        apply(&mut state, &bound("lock/b"));
+        apply(&mut state, &put("free", "v", None));
+        let unknown =
+            request(Command::KvPut { key: "x".into(), value: "v".into(), cas: None, session: Some("nope".into()) });
+        assert_eq!(apply(&mut state, &unknown), CommandOutcome::NotFound, "binding to a missing session is refused");
+        let mut events = Vec::new();
+        let outcome = state.apply(&request(Command::DestroySession { id: "s".into() }), &mut events);
+        assert_eq!(outcome, CommandOutcome::Applied { revision: 7 });
+        assert_eq!(events.iter().map(|e| e.revision).collect::<Vec<_>>(), vec![5, 6, 7]);
+        assert_eq!(state.kv.keys().collect::<Vec<_>>(), vec!["free"]);
+        assert!(state.sessions.is_empty());
     }
 
     #[test]

@@ -1,0 +1,35 @@
+//! Passing a call on to the leader, for what only the leader can do (lease renewals).
+
+use axum::{http::HeaderMap, Json};
+use serde_json::Value;
+use vigil_common::http::ApiError;
+
+use crate::node::RegistryNode;
+
+/// Sends `method path` to the leader with the caller's token, and answers as it answered.
+pub async fn to_leader(
+    node: &RegistryNode,
+    method: reqwest::Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (_, address) =
+        node.leader().ok_or_else(|| ApiError::unavailable("the registry has no leader right now: retry shortly"))?;
+    let mut request = node.http().request(method, format!("http://{address}{path}"));
+    if let Some(authorization) = headers.get(axum::http::header::AUTHORIZATION) {
+        request = request.header(reqwest::header::AUTHORIZATION, authorization.as_bytes());
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|error| ApiError::unavailable(format!("failed to reach the registry leader at {address}: {error}")))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(Json(body));
+    }
+    match serde_json::from_value::<vigil_model::error::ErrorBody>(body) {
+        Ok(error) => Err(ApiError::new(error.error.code, error.error.message)),
+        Err(_) => Err(ApiError::unavailable(format!("the leader answered {status}"))),
+    }
+}
