@@ -7,6 +7,7 @@ mod crash;
 mod helpers;
 mod invariants;
 mod kafka;
+mod linearizability;
 mod loghub;
 mod policies;
 mod registry;

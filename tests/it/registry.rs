@@ -149,10 +149,10 @@ async fn single_node_registers_discovers_expires_leases_and_keeps_kv_across_a_ki
 }
 
 /// A node of a 3-node cluster in its own process.
-struct ClusterNode {
-    id: u64,
-    base: String,
-    process: Process,
+pub struct ClusterNode {
+    pub id: u64,
+    pub base: String,
+    pub process: Process,
 }
 
 /// Starts node `id` on `port` with `registry` settings (TOML lines of the `[registry]` table).
@@ -170,7 +170,7 @@ fn start_node(dir: &Path, id: u64, port: u16, registry: &str) -> ClusterNode {
     ClusterNode { id, base: format!("http://127.0.0.1:{port}"), process }
 }
 
-fn start_cluster(dir: &Path, snapshot_after: u64) -> Vec<ClusterNode> {
+pub fn start_cluster(dir: &Path, snapshot_after: u64) -> Vec<ClusterNode> {
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let peers: Vec<String> =
         ports.iter().enumerate().map(|(i, port)| format!("\"{}=127.0.0.1:{port}\"", i + 1)).collect();
@@ -182,7 +182,7 @@ fn start_cluster(dir: &Path, snapshot_after: u64) -> Vec<ClusterNode> {
 }
 
 /// The leader id, once every given node agrees on one other than `not`.
-async fn agreed_leader(nodes: &[&ClusterNode], not: Option<u64>) -> u64 {
+pub async fn agreed_leader(nodes: &[&ClusterNode], not: Option<u64>) -> u64 {
     wait_until("the nodes to agree on a leader", Duration::from_secs(20), || async {
         let mut leaders = Vec::new();
         for node in nodes {
