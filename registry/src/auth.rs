@@ -52,6 +52,8 @@ impl Need {
             return if segments.get(1) == Some(&"auth") { Need::Admin } else { Need::Read };
         }
         match segments.as_slice() {
+            // A batch renewal names its instances in the body: it needs the namespace's scope.
+            ["v1", "registry", "heartbeats"] => Need::Write { namespace: namespace.to_string(), service: None },
             ["v1", "registry", "services", service, ..] => {
                 Need::Write { namespace: namespace.to_string(), service: Some(service.to_string()) }
             }

@@ -116,6 +116,12 @@ async fn single_node_registers_discovers_expires_leases_and_keeps_kv_across_a_ki
     let (status, _) = registry.put("/v1/registry/services/checkout/instances/c1/heartbeat", "").await;
     assert_eq!(status, 200);
     assert_eq!(registry.healthy("checkout").await, vec!["c1"]);
+    // Batch renewal: known instances are renewed, unknown ones named for re-registration.
+    let batch = r#"[{"service":"checkout","id":"c1"},{"service":"checkout","id":"gone"}]"#;
+    let (status, body) = registry.put("/v1/registry/heartbeats", batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["renewed"], 1);
+    assert_eq!(body["unknown"][0]["id"], "gone", "{body}");
 
     // KV with compare-and-set.
     let (status, created) = registry.put("/v1/kv/app/db-url?cas=0", "postgres://db:5432").await;

@@ -13,9 +13,32 @@ pub async fn to_leader(
     path: &str,
     headers: &HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
+    send(node, method, path, headers, None).await
+}
+
+/// `PUT path` with a JSON body, to the leader.
+pub async fn to_leader_with_body(
+    node: &RegistryNode,
+    path: &str,
+    headers: &HeaderMap,
+    body: &Value,
+) -> Result<Json<Value>, ApiError> {
+    send(node, reqwest::Method::PUT, path, headers, Some(body)).await
+}
+
+async fn send(
+    node: &RegistryNode,
+    method: reqwest::Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: Option<&Value>,
+) -> Result<Json<Value>, ApiError> {
     let (_, address) =
         node.leader().ok_or_else(|| ApiError::unavailable("the registry has no leader right now: retry shortly"))?;
     let mut request = node.http().request(method, format!("http://{address}{path}"));
+    if let Some(body) = body {
+        request = request.json(body);
+    }
     if let Some(authorization) = headers.get(axum::http::header::AUTHORIZATION) {
         request = request.header(reqwest::header::AUTHORIZATION, authorization.as_bytes());
     }

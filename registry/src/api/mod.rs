@@ -27,6 +27,7 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 pub fn routes(node: Arc<RegistryNode>) -> Router {
     Router::new()
         .route("/v1/registry/services", get(services::list_services))
+        .route("/v1/registry/heartbeats", put(services::heartbeats))
         .route("/v1/registry/services/{service}", put(services::put_service).get(services::get_service))
         .route("/v1/registry/services/{service}/instances", get(services::list_instances))
         .route(

@@ -242,3 +242,50 @@ pub async fn get_service(
         }
     }))
 }
+
+/// One instance in a batch renewal.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Renewal {
+    service: String,
+    id: String,
+    namespace: Option<String>,
+}
+
+/// `PUT /v1/registry/heartbeats`: renews many leases in one call (a sidecar or an agent
+/// renewing every instance of its host). Answers which instances are unknown, so the caller
+/// can register them again.
+pub async fn heartbeats(
+    State(node): Node,
+    headers: axum::http::HeaderMap,
+    body: Result<Json<Vec<Renewal>>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(renewals) =
+        body.map_err(|rejection| ApiError::bad_request(format!("invalid renewals: {}", rejection.body_text())))?;
+    if !node.is_leader() {
+        return super::forward::to_leader_with_body(
+            &node,
+            "/v1/registry/heartbeats",
+            &headers,
+            &renewals_json(&renewals),
+        )
+        .await;
+    }
+    let mut unknown = Vec::new();
+    let mut renewed = 0u64;
+    for renewal in renewals {
+        let namespace = renewal.namespace.unwrap_or_else(|| vigil_model::registry::DEFAULT_NAMESPACE.to_string());
+        match lease::heartbeat(&node, (namespace.clone(), renewal.service.clone(), renewal.id.clone())).await {
+            Ok(()) => renewed += 1,
+            Err(error) if error.code == ErrorCode::NotFound => {
+                unknown.push(json!({"namespace": namespace, "service": renewal.service, "id": renewal.id}))
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(Json(json!({"renewed": renewed, "unknown": unknown})))
+}
+
+fn renewals_json(renewals: &[Renewal]) -> Value {
+    Value::Array(renewals.iter().map(|r| json!({"service": r.service, "id": r.id, "namespace": r.namespace})).collect())
+}

@@ -72,6 +72,13 @@ impl Ops {
         Ops::check(self.client.put(url).header("content-type", "application/json").body(body).send().await).await
     }
 
+    /// Renews `ids` in one call (`PUT /v1/registry/heartbeats`).
+    pub async fn heartbeat_batch(&self, address: &str, ids: &[String]) -> Result<(), String> {
+        let body: Vec<serde_json::Value> = ids.iter().map(|id| json!({"service": "bench", "id": id})).collect();
+        let url = format!("http://{address}/v1/registry/heartbeats");
+        Ops::check(self.client.put(url).json(&body).send().await).await
+    }
+
     pub async fn heartbeat(&self, address: &str, id: &str) -> Result<(), String> {
         let url = format!("http://{address}/v1/registry/services/bench/instances/{id}/heartbeat");
         Ops::check(self.client.put(url).send().await).await

@@ -41,6 +41,9 @@ pub struct RegistryBenchArgs {
     pub work_dir: Option<std::path::PathBuf>,
 }
 
+/// Renewals per batch call in the batched heartbeat figure.
+const BATCH: u64 = 100;
+
 /// What one system measured.
 #[derive(Default)]
 struct Figures {
@@ -48,6 +51,8 @@ struct Figures {
     reads: Measured,
     registrations: Option<Measured>,
     heartbeats: Option<Measured>,
+    /// Renewals per second through the batch call (100 per request).
+    heartbeats_batched: Option<Measured>,
     failover_ms: Vec<f64>,
 }
 
@@ -89,6 +94,10 @@ fn add(report: &mut Report, system: System, figures: &Figures) {
     if let Some(heartbeats) = figures.heartbeats {
         report.add(&format!("{name}_heartbeats_per_s"), heartbeats.per_s, "heartbeats/s");
         report.add(&format!("{name}_heartbeat_p99_ms"), heartbeats.p99_ms, "ms");
+    }
+    if let Some(batched) = figures.heartbeats_batched {
+        report.add(&format!("{name}_heartbeats_batched_per_s"), batched.per_s, "heartbeats/s");
+        report.add(&format!("{name}_heartbeat_batch_p99_ms"), batched.p99_ms, "ms");
     }
     let mut failover = figures.failover_ms.clone();
     report.add(&format!("{name}_failover_p50_ms"), percentile(&mut failover, 50.0), "ms");
@@ -179,6 +188,20 @@ async fn measure(system: System, args: &RegistryBenchArgs, scratch: &std::path::
             );
         }
         figures.heartbeats = Some(median_run(heartbeats));
+        let mut batched = Vec::new();
+        for _ in 0..args.runs.max(1) {
+            let (ops, address) = (ops.clone(), address.clone());
+            let mut measured = load::run(16, args.duration, move |worker, n| {
+                let (ops, address) = (ops.clone(), address.clone());
+                let start = (worker as u64 * 7919 + n * 100) % 1000;
+                let ids: Vec<String> = (0..BATCH).map(|i| format!("hb-{}", (start + i) % 1000)).collect();
+                async move { ops.heartbeat_batch(&address, &ids).await }
+            })
+            .await;
+            measured.per_s *= BATCH as f64;
+            batched.push(measured);
+        }
+        figures.heartbeats_batched = Some(median_run(batched));
     }
 
     for round in 0..args.failovers {
