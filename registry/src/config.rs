@@ -32,6 +32,13 @@ pub struct RegistryConfig {
     /// Shared by the nodes of a cluster to authenticate their calls to each other; needed
     /// when `auth` is on and the cluster has several nodes (a single node makes its own).
     pub cluster_secret: String,
+    /// For tests: serve `POST /raft/debug/partition`, which cuts this node off from chosen
+    /// peers (a fault-injecting network layer). Never turn it on in production.
+    pub fault_injection: bool,
+    /// A write not committed within this long answers 503 (the leader may have lost its
+    /// quorum); it may still be applied later, so read before retrying.
+    #[serde(with = "humantime_serde")]
+    pub write_timeout: Duration,
     /// Build a snapshot after this many entries.
     pub snapshot_after_entries: u64,
     /// Entries kept before the last snapshot, so a briefly lagging follower catches up from
@@ -49,6 +56,8 @@ impl Default for RegistryConfig {
             auth: true,
             anonymous_read: true,
             cluster_secret: String::new(),
+            fault_injection: false,
+            write_timeout: Duration::from_secs(5),
             heartbeat_interval: Duration::from_millis(50),
             election_timeout_min: Duration::from_millis(150),
             election_timeout_max: Duration::from_millis(300),

@@ -41,6 +41,9 @@ pub struct RegistryNode {
     state: StateMachineStore,
     http: reqwest::Client,
     proposer: crate::proposer::Proposer,
+    /// Peers cut off by fault injection (tests only).
+    pub(crate) isolated: crate::network::client::Isolation,
+    pub(crate) fault_injection: bool,
     pub(crate) leases: Leases,
     pub(crate) checks: crate::checks::Checks,
 }
@@ -71,7 +74,8 @@ impl RegistryNode {
             ..Default::default()
         }
         .validate()?;
-        let network = HttpNetwork::new(cluster_secret.as_deref())?;
+        let isolated = crate::network::client::Isolation::default();
+        let network = HttpNetwork::new(config.node_id, cluster_secret.as_deref(), isolated.clone())?;
         let raft = Raft::new(config.node_id, Arc::new(raft_config), network, log, state.clone()).await?;
         if !config.join && !raft.is_initialized().await? {
             let members: BTreeMap<u64, BasicNode> =
@@ -85,12 +89,14 @@ impl RegistryNode {
         let node = Arc::new(RegistryNode {
             id: config.node_id,
             auth: AuthSettings { enabled: config.auth, anonymous_read: config.anonymous_read },
-            proposer: crate::proposer::Proposer::start(raft.clone()),
+            proposer: crate::proposer::Proposer::start(raft.clone(), config.write_timeout),
+            isolated,
+            fault_injection: config.fault_injection,
             raft,
             state,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
-                .default_headers(crate::network::client::cluster_headers(cluster_secret.as_deref())?)
+                .default_headers(crate::network::client::cluster_headers(config.node_id, cluster_secret.as_deref())?)
                 .build()?,
             cluster_secret,
             leases: Leases::default(),
@@ -231,12 +237,14 @@ impl RegistryNode {
         )
     }
 
-    /// On the leader: the log index a linearizable read must see applied.
+    /// On the leader: the log index a linearizable read must see applied. Fails, rather than
+    /// waits, when a quorum does not confirm this node still leads.
     pub async fn read_index_local(&self) -> Result<Option<u64>, ApiError> {
-        match self.raft.get_read_log_id().await {
-            Ok((read_log_id, _)) => Ok(read_log_id.map(|log_id| log_id.index)),
-            Err(RaftError::APIError(error)) => Err(ApiError::unavailable(format!("{error}; retry"))),
-            Err(RaftError::Fatal(error)) => Err(ApiError::internal(format!("registry stopped: {error}"))),
+        match tokio::time::timeout(READ_WAIT, self.raft.get_read_log_id()).await {
+            Ok(Ok((read_log_id, _))) => Ok(read_log_id.map(|log_id| log_id.index)),
+            Ok(Err(RaftError::APIError(error))) => Err(ApiError::unavailable(format!("{error}; retry"))),
+            Ok(Err(RaftError::Fatal(error))) => Err(ApiError::internal(format!("registry stopped: {error}"))),
+            Err(_) => Err(ApiError::unavailable("no quorum confirmed this node's leadership: retry")),
         }
     }
 

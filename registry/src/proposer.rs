@@ -28,20 +28,27 @@ type Reply = oneshot::Sender<Result<CommandOutcome, ApiError>>;
 #[derive(Clone)]
 pub(crate) struct Proposer {
     queue: mpsc::Sender<(Command, Reply)>,
+    timeout: std::time::Duration,
 }
 
 impl Proposer {
-    pub(crate) fn start(raft: Raft) -> Proposer {
+    pub(crate) fn start(raft: Raft, timeout: std::time::Duration) -> Proposer {
         let (queue, pending) = mpsc::channel(QUEUE);
         tokio::spawn(run(raft, pending));
-        Proposer { queue }
+        Proposer { queue, timeout }
     }
 
     /// Proposes `command` and waits until it is applied.
     pub(crate) async fn propose(&self, command: Command) -> Result<CommandOutcome, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.queue.send((command, reply)).await.map_err(|_| ApiError::unavailable("the registry is shutting down"))?;
-        answer.await.map_err(|_| ApiError::unavailable("the registry is shutting down"))?
+        match tokio::time::timeout(self.timeout, answer).await {
+            Ok(answer) => answer.map_err(|_| ApiError::unavailable("the registry is shutting down"))?,
+            Err(_) => Err(ApiError::unavailable(format!(
+                "the write was not committed within {:?} (the leader may have lost its quorum); it may still be applied: read before retrying",
+                self.timeout
+            ))),
+        }
     }
 }
 

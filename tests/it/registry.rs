@@ -536,3 +536,72 @@ async fn locks_and_elections_follow_their_sessions() {
     assert_eq!(registry.delete(&format!("/v1/elections/jobs?session={b}")).await.0, 200);
     assert_eq!(registry.get("/v1/elections/jobs").await.1["held"], false);
 }
+
+#[tokio::test]
+async fn an_isolated_leader_cannot_commit_the_majority_moves_on_and_healing_converges() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let peers: Vec<String> =
+        ports.iter().enumerate().map(|(i, port)| format!("\"{}=127.0.0.1:{port}\"", i + 1)).collect();
+    let settings =
+        format!("auth = false\nfault_injection = true\nwrite_timeout = \"2s\"\npeers = [{}]", peers.join(", "));
+    let nodes: Vec<ClusterNode> =
+        ports.iter().enumerate().map(|(i, port)| start_node(dir.path(), i as u64 + 1, *port, &settings)).collect();
+    for node in &nodes {
+        wait_healthy(&node.base, STARTUP).await;
+    }
+    let leader = agreed_leader(&nodes.iter().collect::<Vec<_>>(), None).await;
+    let old = nodes.iter().find(|n| n.id == leader).expect("leader");
+    let others: Vec<&ClusterNode> = nodes.iter().filter(|n| n.id != leader).collect();
+    let on_old = Registry::new(&old.base);
+    assert_eq!(on_old.put("/v1/kv/k", "before").await.0, 200);
+
+    // Cut the leader off from both followers, on both sides.
+    let partition = |node: &ClusterNode, isolate: Vec<u64>| {
+        let registry = Registry::new(&node.base);
+        async move {
+            let body = json!({ "isolate": isolate }).to_string();
+            let (status, answer) = registry.send(reqwest::Method::POST, "/raft/debug/partition", Some(body)).await;
+            assert_eq!(status, 200, "{answer}");
+        }
+    };
+    partition(old, others.iter().map(|n| n.id).collect()).await;
+    for node in &others {
+        partition(node, vec![leader]).await;
+    }
+
+    // The minority cannot commit, nor answer a linearizable read: it fails, it does not hang.
+    let (status, body) = on_old.put("/v1/kv/k", "minority").await;
+    assert_ne!(status, 200, "an isolated leader must not acknowledge a write: {body}");
+    let (status, body) = on_old.get("/v1/kv/k").await;
+    assert_ne!(status, 200, "an isolated leader must not answer a linearizable read: {body}");
+
+    // The majority elects a leader of its own and takes writes.
+    let new_leader = agreed_leader(&others, Some(leader)).await;
+    let majority = Registry::new(&others[0].base);
+    let (status, body) = wait_until("a write on the majority side", Duration::from_secs(15), || async {
+        let answer = majority.put("/v1/kv/k", "majority").await;
+        (answer.0 == 200).then_some(answer)
+    })
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Heal: the old leader follows the new one and every node converges on the same state.
+    for node in &nodes {
+        partition(node, Vec::new()).await;
+    }
+    let all: Vec<&ClusterNode> = nodes.iter().collect();
+    assert_eq!(agreed_leader(&all, None).await, new_leader, "the healed node must follow the new leader");
+    wait_until("every node to converge", Duration::from_secs(15), || async {
+        let mut seen = Vec::new();
+        for node in &nodes {
+            let (_, body) = Registry::new(&node.base).get("/v1/kv/k?consistency=stale").await;
+            let status = Registry::new(&node.base).status().await?;
+            seen.push((body["entry"]["value"].clone(), status["revision"].clone()));
+        }
+        seen.windows(2).all(|w| w[0] == w[1]).then_some(())
+    })
+    .await;
+    let (_, body) = on_old.get("/v1/kv/k").await;
+    assert_eq!(body["entry"]["value"], "majority", "the minority's write was never committed: {body}");
+}

@@ -19,22 +19,31 @@ use crate::TypeConfig;
 #[derive(Clone)]
 pub struct HttpNetwork {
     client: reqwest::Client,
+    isolated: Isolation,
 }
+
+/// Peers this node pretends it cannot reach (fault injection in tests); shared by the network
+/// client and the server side of the Raft routes.
+pub type Isolation = std::sync::Arc<std::sync::RwLock<std::collections::HashSet<u64>>>;
+
+/// The header naming the node a node-to-node call comes from.
+pub const NODE_HEADER: &str = "x-vigil-node";
 
 impl HttpNetwork {
     /// `secret`: the cluster secret every call carries (when the cluster has one).
-    pub fn new(secret: Option<&str>) -> anyhow::Result<HttpNetwork> {
+    pub fn new(node_id: u64, secret: Option<&str>, isolated: Isolation) -> anyhow::Result<HttpNetwork> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(500))
-            .default_headers(cluster_headers(secret)?)
+            .default_headers(cluster_headers(node_id, secret)?)
             .build()?;
-        Ok(HttpNetwork { client })
+        Ok(HttpNetwork { client, isolated })
     }
 }
 
-/// The headers of a node-to-node call: the cluster secret, if any.
-pub fn cluster_headers(secret: Option<&str>) -> anyhow::Result<reqwest::header::HeaderMap> {
+/// The headers of a node-to-node call: who sends it, and the cluster secret if any.
+pub fn cluster_headers(node_id: u64, secret: Option<&str>) -> anyhow::Result<reqwest::header::HeaderMap> {
     let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(NODE_HEADER, reqwest::header::HeaderValue::from_str(&node_id.to_string())?);
     if let Some(secret) = secret {
         headers.insert(crate::auth::CLUSTER_HEADER, reqwest::header::HeaderValue::from_str(secret)?);
     }
@@ -45,11 +54,12 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: u64, node: &BasicNode) -> PeerClient {
-        PeerClient { target, node: node.clone(), client: self.client.clone() }
+        PeerClient { target, node: node.clone(), client: self.client.clone(), isolated: self.isolated.clone() }
     }
 }
 
 pub struct PeerClient {
+    isolated: Isolation,
     target: u64,
     node: BasicNode,
     client: reqwest::Client,
@@ -67,6 +77,10 @@ impl PeerClient {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
+        if self.isolated.read().is_ok_and(|isolated| isolated.contains(&self.target)) {
+            let error = std::io::Error::other("partitioned from this peer (fault injection)");
+            return Err(RPCError::Unreachable(Unreachable::new(&error)));
+        }
         let url = format!("http://{}/raft/{path}", self.node.addr);
         let response =
             self.client.post(&url).timeout(option.hard_ttl()).json(request).send().await.map_err(|error| {

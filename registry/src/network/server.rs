@@ -15,6 +15,8 @@ pub fn routes(node: std::sync::Arc<RegistryNode>) -> Router {
         .route("/raft/write", post(write))
         .route("/raft/read-index", post(read_index))
         .route("/raft/members", post(members))
+        .route("/raft/debug/partition", post(partition))
+        .layer(axum::middleware::from_fn_with_state(node.clone(), drop_isolated))
         .layer(axum::middleware::from_fn_with_state(node.clone(), crate::auth::cluster_only))
         .with_state(node)
 }
@@ -61,6 +63,45 @@ async fn members(State(node): Node, Json(change): Json<MemberChange>) -> axum::r
         Ok(status) => Json(status).into_response(),
         Err(error) => error.into_response(),
     }
+}
+
+/// Fault injection: calls from a peer this node is cut off from fail as if the network did.
+async fn drop_isolated(
+    State(node): Node,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let sender = request
+        .headers()
+        .get(crate::network::client::NODE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let cut = sender.is_some_and(|id| node.isolated.read().is_ok_and(|isolated| isolated.contains(&id)));
+    if cut {
+        return vigil_common::http::ApiError::unavailable("partitioned from the calling node (fault injection)")
+            .into_response();
+    }
+    next.run(request).await
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Partition {
+    /// Peers to cut this node off from; empty heals.
+    isolate: Vec<u64>,
+}
+
+/// `POST /raft/debug/partition {"isolate":[2,3]}`: only with `registry.fault_injection`.
+async fn partition(State(node): Node, Json(partition): Json<Partition>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !node.fault_injection {
+        return vigil_common::http::not_found().await.into_response();
+    }
+    if let Ok(mut isolated) = node.isolated.write() {
+        *isolated = partition.isolate.into_iter().collect();
+    }
+    Json(serde_json::json!({"isolated": node.isolated.read().map(|i| i.len()).unwrap_or(0)})).into_response()
 }
 
 fn to_json<T: serde::Serialize, E: serde::Serialize>(result: Result<T, E>) -> serde_json::Value {
