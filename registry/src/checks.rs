@@ -80,6 +80,8 @@ pub(crate) async fn run(node: Arc<RegistryNode>) {
             tokio::spawn(async move {
                 let Ok(_permit) = permits.acquire_owned().await else { return };
                 let result = probe(&spec).await;
+                let label = if result.is_ok() { "pass" } else { "fail" };
+                metrics::counter!(crate::metrics::CHECKS_TOTAL, "result" => label).increment(1);
                 if let Some(command) = record(&node, &key, result) {
                     if let Err(error) = node.write(command).await {
                         tracing::warn!(%error, "failed to replicate a health check result; it is retried on the next probe");

@@ -171,6 +171,7 @@ pub(crate) async fn heartbeat(node: &RegistryNode, key: InstanceKey) -> Result<(
         return Ok(()); // no lease to renew
     };
     node.leases.renew(key.clone(), ttl);
+    metrics::counter!(crate::metrics::HEARTBEATS_TOTAL).increment(1);
     if health == Health::Critical && expired {
         let (namespace, service, id) = key;
         node.write(Command::SetHealth { namespace, service, id, health: Health::Passing, reason: None }).await?;
@@ -185,7 +186,11 @@ pub(crate) async fn run(node: Arc<RegistryNode>) {
     loop {
         ticker.tick().await;
         let term = node.raft().metrics().borrow().current_term;
-        if !node.is_leader() {
+        let leading = node.is_leader();
+        metrics::gauge!(crate::metrics::TERM).set(term as f64);
+        metrics::gauge!(crate::metrics::IS_LEADER).set(if leading { 1.0 } else { 0.0 });
+        metrics::gauge!(crate::metrics::REVISION).set(node.read(|applied| applied.state.revision) as f64);
+        if !leading {
             node.leases.lock().clear();
             continue;
         }
@@ -249,6 +254,7 @@ fn due(node: &RegistryNode, term: u64) -> Vec<Command> {
         for key in tracker.clock.take_expired(now) {
             let passing = applied.state.instances.get(&key).is_some_and(|i| i.health == Health::Passing);
             if passing {
+                metrics::counter!(crate::metrics::LEASES_EXPIRED_TOTAL).increment(1);
                 let (namespace, service, id) = key;
                 commands.push(Command::SetHealth {
                     namespace,

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod checks;
 pub mod config;
 mod lease;
+pub mod metrics;
 pub mod network;
 pub mod node;
 mod proposer;

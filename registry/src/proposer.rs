@@ -72,6 +72,8 @@ async fn run(raft: Raft, mut pending: mpsc::Receiver<(Command, Reply)>) {
 }
 
 async fn propose_batch(raft: &Raft, batch: Vec<(Command, Reply)>) {
+    let started = std::time::Instant::now();
+    metrics::histogram!(crate::metrics::BATCH_COMMANDS).record(batch.len() as f64);
     let (commands, replies): (Vec<Command>, Vec<Reply>) = batch.into_iter().unzip();
     let single = commands.len() == 1;
     let command = if single { commands.into_iter().next().expect("one command") } else { Command::Batch { commands } };
@@ -81,21 +83,36 @@ async fn propose_batch(raft: &Raft, batch: Vec<(Command, Reply)>) {
         Err(RaftError::APIError(error)) => Err(ApiError::unavailable(format!("{error}; retry"))),
         Err(RaftError::Fatal(error)) => Err(ApiError::internal(format!("registry stopped: {error}"))),
     };
+    metrics::histogram!(crate::metrics::COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
     match result {
         Ok(CommandOutcome::Batch { outcomes }) if !single => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                count(&outcome);
                 let _ = reply.send(Ok(outcome));
             }
         }
         Ok(outcome) => {
             for reply in replies {
+                count(&outcome);
                 let _ = reply.send(Ok(outcome.clone()));
             }
         }
         Err(error) => {
             for reply in replies {
+                metrics::counter!(crate::metrics::WRITES_TOTAL, "outcome" => "error").increment(1);
                 let _ = reply.send(Err(error.clone()));
             }
         }
     }
+}
+
+fn count(outcome: &CommandOutcome) {
+    let label = match outcome {
+        CommandOutcome::Applied { .. } => "applied",
+        CommandOutcome::Unchanged { .. } => "unchanged",
+        CommandOutcome::CasFailed { .. } => "cas_failed",
+        CommandOutcome::NotFound => "not_found",
+        CommandOutcome::Batch { .. } => "batch",
+    };
+    metrics::counter!(crate::metrics::WRITES_TOTAL, "outcome" => label).increment(1);
 }

@@ -152,6 +152,13 @@ async fn single_node_registers_discovers_expires_leases_and_keeps_kv_across_a_ki
     assert_eq!((status, body["entry"]["value"].clone()), (200, json!("postgres://db:5432")), "{body}");
     let (_, body) = registry.get("/v1/registry/services/checkout/instances/c1").await;
     assert_eq!(body["tags"], json!(["blue"]), "{body}");
+
+    // The registry reports itself on /metrics.
+    registry.put("/v1/kv/after-restart", "1").await;
+    let metrics =
+        reqwest::get(format!("{}/metrics", app.base)).await.expect("metrics").text().await.unwrap_or_default();
+    assert!(metrics.contains("vigil_registry_writes_total{outcome=\"applied\"}"), "{metrics}");
+    assert!(metrics.contains("vigil_registry_is_leader 1"), "{metrics}");
 }
 
 /// A node of a 3-node cluster in its own process.
