@@ -170,6 +170,8 @@ async fn kv_stays_linearizable_through_kills_and_pauses() {
         }));
     }
 
+    let watcher = tokio::spawn(watch_validator(bases.clone(), started, run_for));
+
     // Faults: kill and restart a node, or pause the leader for a second, in turn.
     let mut round = 0usize;
     while started.elapsed() < run_for - Duration::from_secs(2) {
@@ -201,6 +203,11 @@ async fn kv_stays_linearizable_through_kills_and_pauses() {
         client.await.expect("client task");
     }
 
+    let watched = watcher.await.expect("watch validator");
+    eprintln!("watch: {} events checked in order across {} streams", watched.events, watched.streams);
+    assert!(watched.events > 100, "the watch saw too little: {watched:?}");
+    assert!(watched.violations.is_empty(), "watch revisions out of order: {:?}", watched.violations);
+
     let history = history.lock().expect("history").clone();
     let answered_writes = history.iter().filter(|op| matches!(op.kind, Kind::Write(_)) && op.ret.is_some()).count();
     let reads = history.iter().filter(|op| matches!(op.kind, Kind::Read(_))).count();
@@ -210,4 +217,78 @@ async fn kv_stays_linearizable_through_kills_and_pauses() {
         let ops: Vec<Op> = history.iter().filter(|op| op.key == key).cloned().collect();
         assert!(linearizable(&ops), "the history of {key} is not linearizable ({} ops)", ops.len());
     }
+}
+
+#[derive(Debug, Default)]
+struct Watched {
+    events: u64,
+    streams: u64,
+    violations: Vec<String>,
+}
+
+/// Follows `GET /v1/watch` through the faults, moving to another node when one dies (and every
+/// 2 s anyway), resuming
+/// from the last revision seen: every revision must come exactly once, in order. A node that
+/// no longer holds that history answers "compacted"; the validator then starts over from what
+/// that node has (a new, separately checked segment), as a client that lists again would.
+async fn watch_validator(bases: Vec<String>, started: Instant, run_for: Duration) -> Watched {
+    let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(1)).build().expect("client");
+    let mut watched = Watched::default();
+    let mut last: Option<u64> = Some(0);
+    let mut attempt = 0usize;
+    while started.elapsed() < run_for {
+        attempt += 1;
+        let base = &bases[attempt % bases.len()];
+        let from = last.map(|r| format!("&from={r}")).unwrap_or_default();
+        let response = match http.get(format!("{base}/v1/watch?consistency=stale{from}")).send().await {
+            Ok(response) => response,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if response.status().as_u16() == 410 {
+            last = None; // list again: the next stream starts a new segment
+            continue;
+        }
+        if !response.status().is_success() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        watched.streams += 1;
+        let mut response = response;
+        let mut buffer = String::new();
+        // Move to the next node every 2 s even without a fault: resuming elsewhere from the
+        // last revision must give the same sequence.
+        let deadline =
+            tokio::time::Instant::now() + run_for.saturating_sub(started.elapsed()).min(Duration::from_secs(2));
+        loop {
+            let chunk = match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => chunk,
+                _ => break, // the node died, paused past the run, or the run ended
+            };
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                if event.contains("event: error") {
+                    last = None;
+                    break;
+                }
+                let Some(data) = event.lines().find_map(|line| line.strip_prefix("data: ")) else { continue };
+                let Some(revision) =
+                    serde_json::from_str::<serde_json::Value>(data).ok().and_then(|v| v["revision"].as_u64())
+                else {
+                    continue;
+                };
+                if let Some(previous) = last {
+                    if revision != previous + 1 {
+                        watched.violations.push(format!("{base}: revision {revision} after {previous}"));
+                    }
+                }
+                last = Some(revision);
+                watched.events += 1;
+            }
+        }
+    }
+    watched
 }
