@@ -1,4 +1,4 @@
-//! The command line: `vigil up`, `vigil run`, `vigil bench logs`.
+//! The command line: `vigil up`, `vigil run`, `vigil registry`, `vigil bench logs|registry`.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -20,6 +20,8 @@ pub enum Command {
     Up(UpArgs),
     /// Runs chosen roles with a config file (the distributed shape: Kafka in between).
     Run(RunArgs),
+    /// Runs one registry node (the `registry` role) from flags, no config file needed.
+    Registry(RegistryArgs),
     /// Benchmarks; each ends with one JSON line holding every figure.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -48,6 +50,32 @@ pub struct RunArgs {
     pub roles: Roles,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct RegistryArgs {
+    /// This node's id, unique in the cluster.
+    #[arg(long)]
+    pub node_id: u64,
+    /// HTTP address to listen on (the API and the Raft RPCs).
+    #[arg(long, default_value = "127.0.0.1:7301")]
+    pub listen: SocketAddr,
+    /// Where the node keeps its log, snapshots and admin token.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Every voting member of a new cluster, `id=host:port`, comma-separated (this node
+    /// included); absent: a single-node cluster.
+    #[arg(long, value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// Shared by the nodes to authenticate calls to each other (needed with auth and peers).
+    #[arg(long, env = "VIGIL_CLUSTER_SECRET", default_value = "")]
+    pub cluster_secret: String,
+    /// Wait to be added to an existing cluster instead of bootstrapping one.
+    #[arg(long)]
+    pub join: bool,
+    /// Optional config file for everything else; the flags above override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
 pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Up(args) => {
@@ -57,6 +85,21 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             run_roles(config, Roles::all()).await
         }
         Command::Run(args) => run_roles(load_config(args.config.as_deref())?, args.roles).await,
+        Command::Registry(args) => {
+            let mut config = load_config(args.config.as_deref())?;
+            config.data_dir = args.data_dir;
+            config.listen = args.listen;
+            config.registry.node_id = args.node_id;
+            if !args.peers.is_empty() {
+                config.registry.peers = args.peers;
+            }
+            if !args.cluster_secret.is_empty() {
+                config.registry.cluster_secret = args.cluster_secret;
+            }
+            config.registry.join |= args.join;
+            let roles = Roles { ingest: false, pipeline: false, query: false, registry: true };
+            run_roles(config, roles).await
+        }
         Command::Bench(command) => crate::bench::run(command).await,
     }
 }
@@ -96,7 +139,13 @@ fn print_banner(config: &VigilConfig, address: SocketAddr, roles: &Roles) {
                 "register:   curl -X PUT -H \"Authorization: Bearer $(cat {})\" -d '{{\"address\":\"10.0.0.1\",\"port\":8080,\"ttl\":\"10s\"}}' http://{address}/v1/registry/services/NAME/instances/ID",
                 token.display()
             );
-            println!("            (the registry admin token is in {} once the node is up)", token.display());
+            if config.registry.peers.is_empty() {
+                println!("            (the registry admin token is in {} once the node is up)", token.display());
+            } else {
+                println!(
+                    "            (the admin token is written to the data directory of the cluster's first leader)"
+                );
+            }
         }
     }
 }
