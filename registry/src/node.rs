@@ -44,6 +44,8 @@ pub struct RegistryNode {
     /// Peers cut off by fault injection (tests only).
     pub(crate) isolated: crate::network::client::Isolation,
     pub(crate) fault_injection: bool,
+    /// When this node last heard from a leader (an append or heartbeat RPC), for stale reads.
+    last_leader_contact: std::sync::Mutex<Option<std::time::Instant>>,
     pub(crate) leases: Leases,
     pub(crate) checks: crate::checks::Checks,
 }
@@ -92,6 +94,7 @@ impl RegistryNode {
             proposer: crate::proposer::Proposer::start(raft.clone(), config.write_timeout),
             isolated,
             fault_injection: config.fault_injection,
+            last_leader_contact: std::sync::Mutex::new(None),
             raft,
             state,
             http: reqwest::Client::builder()
@@ -113,6 +116,23 @@ impl RegistryNode {
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Records that a leader just reached this node.
+    pub(crate) fn touched_by_leader(&self) {
+        if let Ok(mut last) = self.last_leader_contact.lock() {
+            *last = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Milliseconds since this node last heard from the leader (0 on the leader itself); None
+    /// when it never has.
+    pub fn last_contact_ms(&self) -> Option<u64> {
+        if self.is_leader() {
+            return Some(0);
+        }
+        let last = self.last_leader_contact.lock().ok().and_then(|last| *last)?;
+        Some(last.elapsed().as_millis() as u64)
     }
 
     /// The client for calls to other nodes (carries the cluster secret).

@@ -230,6 +230,15 @@ async fn three_nodes_survive_the_leader_being_killed_and_a_restarted_node_catche
         let (_, body) = Registry::new(&node.base).get("/v1/kv/k29").await;
         assert_eq!(body["entry"]["value"], "v29", "node {} must see the last acknowledged write", node.id);
     }
+    // A stale read says how long ago the answering follower heard from the leader.
+    let stale = reqwest::get(format!("{}/v1/kv/k29?consistency=stale", follower.base)).await.expect("stale read");
+    let contact: u64 = stale
+        .headers()
+        .get("x-vigil-last-contact")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a last-contact header on a stale read");
+    assert!(contact < 5_000, "the leader heartbeats every 50 ms, yet last contact was {contact} ms ago");
 
     // SIGKILL the leader: the other two elect a new one and take writes.
     let killed = nodes.iter_mut().find(|n| n.id == leader).expect("leader node");
@@ -430,6 +439,18 @@ async fn active_checks_mark_instances_and_the_protect_threshold_keeps_callers_fe
     })
     .await;
     accept.abort();
+
+    // A critical instance with deregister_critical_after is removed once that time passed.
+    let doomed = format!(
+        r#"{{"address":"127.0.0.1","port":9,"deregister_critical_after":"1s","check":{{"tcp":"127.0.0.1:{}","interval":"1s","timeout":"1s","failure_threshold":1}}}}"#,
+        free_port()
+    );
+    let (status, body) = registry.put("/v1/registry/services/search/instances/doomed", &doomed).await;
+    assert_eq!(status, 200, "{body}");
+    wait_until("the critical instance to be deregistered", Duration::from_secs(15), || async {
+        (registry.get("/v1/registry/services/search/instances/doomed").await.0 == 404).then_some(())
+    })
+    .await;
 
     // A check that names no target is refused, naming the field.
     let (status, body) = register("s4", r#"{"interval":"1s"}"#.to_string()).await;

@@ -58,7 +58,28 @@ pub fn routes(node: Arc<RegistryNode>) -> Router {
         .route("/v1/cluster/members/{id}", delete(cluster::remove_member))
         .route("/v1/auth/tokens", post(tokens::create).get(tokens::list))
         .route("/v1/auth/tokens/{id}", delete(tokens::delete))
+        .layer(axum::middleware::from_fn_with_state(node.clone(), last_contact))
         .layer(axum::middleware::from_fn_with_state(node.clone(), crate::auth::authorize))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(node)
+}
+
+/// The header a stale read carries: milliseconds since the answering node last heard from the
+/// leader (0 on the leader), so a caller can judge how stale the answer may be.
+pub const LAST_CONTACT_HEADER: &str = "x-vigil-last-contact";
+
+async fn last_contact(
+    axum::extract::State(node): axum::extract::State<Arc<RegistryNode>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let stale = request.uri().query().is_some_and(|query| query.split('&').any(|pair| pair == "consistency=stale"));
+    let mut response = next.run(request).await;
+    if stale {
+        let value = node.last_contact_ms().map_or_else(|| "never".to_string(), |ms| ms.to_string());
+        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(LAST_CONTACT_HEADER, value);
+        }
+    }
+    response
 }

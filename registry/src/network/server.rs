@@ -24,7 +24,11 @@ pub fn routes(node: std::sync::Arc<RegistryNode>) -> Router {
 type Node = State<std::sync::Arc<RegistryNode>>;
 
 async fn append(State(node): Node, Json(request): Json<AppendEntriesRequest<TypeConfig>>) -> Json<serde_json::Value> {
-    Json(to_json(node.raft().append_entries(request).await))
+    let answer = node.raft().append_entries(request).await;
+    if answer.as_ref().is_ok_and(|response| response.is_success()) {
+        node.touched_by_leader();
+    }
+    Json(to_json(answer))
 }
 
 async fn vote(State(node): Node, Json(request): Json<VoteRequest<u64>>) -> Json<serde_json::Value> {
