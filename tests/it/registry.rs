@@ -123,6 +123,18 @@ async fn single_node_registers_discovers_expires_leases_and_keeps_kv_across_a_ki
     assert_eq!(body["renewed"], 1);
     assert_eq!(body["unknown"][0]["id"], "gone", "{body}");
 
+    // `curl -d` sends a form content type: the JSON body is still read.
+    let response = reqwest::Client::new()
+        .put(format!("{}/v1/registry/services/checkout/instances/c9", app.base))
+        .bearer_auth(registry.token().expect("token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(r#"{"address":"10.0.0.9","port":8080}"#)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status().as_u16(), 200, "{}", response.text().await.unwrap_or_default());
+    assert_eq!(registry.delete("/v1/registry/services/checkout/instances/c9").await.0, 200);
+
     // KV with compare-and-set.
     let (status, created) = registry.put("/v1/kv/app/db-url?cas=0", "postgres://db:5432").await;
     assert_eq!(status, 200, "{created}");

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{rejection::JsonRejection, Path, State},
+    extract::{Path, State},
     Json,
 };
 use serde::Deserialize;
@@ -27,10 +27,9 @@ pub struct NewMember {
 /// `POST /v1/cluster/members`: adds a node as a learner; answers once it caught up.
 pub async fn add_member(
     State(node): State<Arc<RegistryNode>>,
-    body: Result<Json<NewMember>, JsonRejection>,
+    body: super::params::JsonBody<NewMember>,
 ) -> Result<Json<ClusterStatus>, ApiError> {
-    let Json(member) =
-        body.map_err(|rejection| ApiError::bad_request(format!("invalid member: {}", rejection.body_text())))?;
+    let super::params::JsonBody(member) = body;
     if member.id == 0 || member.address.trim().is_empty() {
         return Err(ApiError::bad_request("a member needs an id above 0 and an address (host:port)"));
     }

@@ -60,3 +60,31 @@ pub fn check_document_name(name: &str) -> Result<(), ApiError> {
         )))
     }
 }
+
+/// A JSON request body, whatever the content type says (`curl -d` sends form encoding), read
+/// with errors that name the field at fault.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
+            let code = if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                vigil_model::ErrorCode::PayloadTooLarge
+            } else {
+                vigil_model::ErrorCode::BadRequest
+            };
+            ApiError::new(code, rejection.body_text())
+        })?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(&mut deserializer).map(JsonBody).map_err(|error| {
+            let path = error.path().to_string();
+            if path == "." {
+                ApiError::bad_request(format!("invalid JSON body: {}", error.inner()))
+            } else {
+                ApiError::bad_request(format!("invalid JSON body: {path}: {}", error.inner()))
+            }
+        })
+    }
+}

@@ -3,7 +3,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
-    extract::{rejection::JsonRejection, Path, Query, State},
+    extract::{Path, Query, State},
     response::Response,
     Json,
 };
@@ -30,13 +30,12 @@ pub async fn register(
     State(node): Node,
     Path((service, id)): Path<(String, String)>,
     Query(common): Query<Common>,
-    body: Result<Json<InstanceSpec>, JsonRejection>,
+    body: super::params::JsonBody<InstanceSpec>,
 ) -> Result<Json<Value>, ApiError> {
     let namespace = common.namespace()?;
     check_name("service", &service)?;
     check_name("instance id", &id)?;
-    let Json(spec) = body
-        .map_err(|rejection| ApiError::bad_request(format!("invalid registration body: {}", rejection.body_text())))?;
+    let super::params::JsonBody(spec) = body;
     if spec.address.trim().is_empty() {
         return Err(ApiError::bad_request("address is empty: give the host name or IP callers connect to"));
     }
@@ -210,12 +209,11 @@ pub async fn put_service(
     State(node): Node,
     Path(service): Path<String>,
     Query(common): Query<Common>,
-    body: Result<Json<ServiceSpec>, JsonRejection>,
+    body: super::params::JsonBody<ServiceSpec>,
 ) -> Result<Json<Value>, ApiError> {
     let namespace = common.namespace()?;
     check_name("service", &service)?;
-    let Json(spec) = body
-        .map_err(|rejection| ApiError::bad_request(format!("invalid service settings: {}", rejection.body_text())))?;
+    let super::params::JsonBody(spec) = body;
     if !(0.0..=1.0).contains(&spec.protect_threshold) {
         return Err(ApiError::bad_request(format!(
             "protect_threshold {} must be between 0 and 1",
@@ -258,10 +256,9 @@ pub struct Renewal {
 pub async fn heartbeats(
     State(node): Node,
     headers: axum::http::HeaderMap,
-    body: Result<Json<Vec<Renewal>>, JsonRejection>,
+    body: super::params::JsonBody<Vec<Renewal>>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(renewals) =
-        body.map_err(|rejection| ApiError::bad_request(format!("invalid renewals: {}", rejection.body_text())))?;
+    let super::params::JsonBody(renewals) = body;
     if !node.is_leader() {
         return super::forward::to_leader_with_body(
             &node,

@@ -11,7 +11,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     body::Bytes,
-    extract::{rejection::JsonRejection, Path, Query, State},
+    extract::{Path, Query, State},
     http::HeaderMap,
     response::Response,
     Json,
@@ -40,9 +40,8 @@ pub struct NewSession {
 }
 
 /// `POST /v1/sessions` `{"ttl":"10s","name":"worker-3"}`: a new session, renewed from now on.
-pub async fn create(State(node): Node, body: Result<Json<NewSession>, JsonRejection>) -> Result<Json<Value>, ApiError> {
-    let Json(new) =
-        body.map_err(|rejection| ApiError::bad_request(format!("invalid session: {}", rejection.body_text())))?;
+pub async fn create(State(node): Node, body: super::params::JsonBody<NewSession>) -> Result<Json<Value>, ApiError> {
+    let super::params::JsonBody(new) = body;
     if new.ttl < MIN_TTL {
         return Err(ApiError::bad_request(format!("ttl {:?} is below the minimum of 1s", new.ttl)));
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{rejection::JsonRejection, Path, State},
+    extract::{Path, State},
     Json,
 };
 use serde::Deserialize;
@@ -45,9 +45,8 @@ fn check_scope(scope: &str) -> Result<(), ApiError> {
     }
 }
 
-pub async fn create(State(node): Node, body: Result<Json<NewToken>, JsonRejection>) -> Result<Json<Value>, ApiError> {
-    let Json(new) =
-        body.map_err(|rejection| ApiError::bad_request(format!("invalid token: {}", rejection.body_text())))?;
+pub async fn create(State(node): Node, body: super::params::JsonBody<NewToken>) -> Result<Json<Value>, ApiError> {
+    let super::params::JsonBody(new) = body;
     check_name("token id", &new.id)?;
     if new.scopes.is_empty() {
         return Err(ApiError::bad_request("scopes is empty: a token needs at least one scope"));
