@@ -61,7 +61,7 @@ pub fn decode(message: &Message) -> Decoded {
 /// payload is not a single document, which is the usual case of one object per line.
 fn whole_json_document(message: &Message) -> Option<Vec<LogRecord>> {
     let text = message.payload.trim_ascii_start();
-    if !text.starts_with(b"[") && !(text.starts_with(b"{") && text.contains(&b'\n')) {
+    if !(text.starts_with(b"[") || (text.starts_with(b"{") && text.contains(&b'\n'))) {
         return None;
     }
     let events = match serde_json::from_slice::<serde_json::Value>(&message.payload).ok()? {

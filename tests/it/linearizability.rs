@@ -114,15 +114,12 @@ fn send_signal(pid: u32, signal: &str) {
 #[tokio::test]
 async fn kv_stays_linearizable_through_kills_and_pauses() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let nodes = Arc::new(Mutex::new(start_cluster(dir.path(), 200)));
-    let bases: Vec<String> = nodes.lock().expect("nodes").iter().map(|n| n.base.clone()).collect();
+    let mut nodes = start_cluster(dir.path(), 200);
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     for base in &bases {
         vigil_testkit::wait_healthy(base, crate::helpers::STARTUP).await;
     }
-    {
-        let guard = nodes.lock().expect("nodes");
-        agreed_leader(&guard.iter().collect::<Vec<_>>(), None).await;
-    }
+    agreed_leader(&nodes.iter().collect::<Vec<_>>(), None).await;
     let started = Instant::now();
     let run_for = Duration::from_secs(12);
     let history = Arc::new(Mutex::new(Vec::new()));
@@ -190,10 +187,10 @@ async fn kv_stays_linearizable_through_kills_and_pauses() {
         };
         let target = leader.unwrap_or(round % 3);
         if round % 2 == 1 {
-            nodes.lock().expect("nodes")[target].process.kill();
+            nodes[target].process.kill();
             tokio::time::sleep(Duration::from_millis(800)).await;
-            nodes.lock().expect("nodes")[target].process.restart();
-        } else if let Some(pid) = nodes.lock().expect("nodes")[target].process.pid() {
+            nodes[target].process.restart();
+        } else if let Some(pid) = nodes[target].process.pid() {
             send_signal(pid, "STOP");
             tokio::time::sleep(Duration::from_millis(1000)).await;
             send_signal(pid, "CONT");
