@@ -161,45 +161,55 @@ impl Cluster {
         self.members.iter().map(|m| m.client_address.clone()).collect()
     }
 
-    /// Index (0-2) of the member that leads, as the members report it.
+    /// Index of the member that leads, once every running member names the same leader (a
+    /// deposed leader that has not noticed yet must not be taken for the leader).
     pub async fn leader(&self) -> Option<usize> {
+        let mut agreed: Option<String> = None;
+        let mut leader_index = None;
         for (index, member) in self.members.iter().enumerate() {
             if member.child.is_none() {
                 continue;
             }
-            let address = &member.client_address;
-            let is_leader = match self.system {
-                System::Vigil => {
-                    let status: Value = self
-                        .client
-                        .get(format!("http://{address}/v1/cluster/status"))
-                        .send()
-                        .await
-                        .ok()?
-                        .json()
-                        .await
-                        .ok()?;
-                    status["role"] == "leader"
-                }
-                System::Etcd => {
-                    let status: Value = self
-                        .client
-                        .post(format!("http://{address}/v3/maintenance/status"))
-                        .body("{}")
-                        .send()
-                        .await
-                        .ok()?
-                        .json()
-                        .await
-                        .ok()?;
-                    status["leader"].as_str().is_some() && status["leader"] == status["header"]["member_id"]
-                }
-            };
-            if is_leader {
-                return Some(index);
+            let (leader, me) = self.view(&member.client_address).await?;
+            if agreed.get_or_insert_with(|| leader.clone()) != &leader {
+                return None;
+            }
+            if leader == me {
+                leader_index = Some(index);
             }
         }
-        None
+        leader_index
+    }
+
+    /// (the leader this member names, its own id), as strings.
+    async fn view(&self, address: &str) -> Option<(String, String)> {
+        match self.system {
+            System::Vigil => {
+                let status: Value = self
+                    .client
+                    .get(format!("http://{address}/v1/cluster/status"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                Some((status["leader"].as_u64()?.to_string(), status["node_id"].as_u64()?.to_string()))
+            }
+            System::Etcd => {
+                let status: Value = self
+                    .client
+                    .post(format!("http://{address}/v3/maintenance/status"))
+                    .body("{}")
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                Some((status["leader"].as_str()?.to_string(), status["header"]["member_id"].as_str()?.to_string()))
+            }
+        }
     }
 
     /// Waits until a member other than `not` leads.
