@@ -61,8 +61,8 @@ impl Default for RegistryConfig {
             heartbeat_interval: Duration::from_millis(50),
             election_timeout_min: Duration::from_millis(150),
             election_timeout_max: Duration::from_millis(300),
-            snapshot_after_entries: 100_000,
-            keep_entries_after_snapshot: 5_000,
+            snapshot_after_entries: 10_000,
+            keep_entries_after_snapshot: 1_000,
         }
     }
 }

@@ -181,6 +181,62 @@ impl Cluster {
         leader_index
     }
 
+    /// Waits until every running member has applied as far as the most advanced one (within a
+    /// few entries), so a kill never lands while a restarted member is still catching up.
+    pub async fn wait_caught_up(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut applied = Vec::new();
+            for member in self.members.iter().filter(|m| m.child.is_some()) {
+                applied.push(self.applied_index(&member.client_address).await);
+            }
+            if let Some(indexes) = applied.into_iter().collect::<Option<Vec<u64>>>() {
+                let (min, max) =
+                    (indexes.iter().min().copied().unwrap_or(0), indexes.iter().max().copied().unwrap_or(0));
+                if max - min <= 5 {
+                    return Ok(());
+                }
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{} members did not catch up within {timeout:?}",
+                self.system.name()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn applied_index(&self, address: &str) -> Option<u64> {
+        match self.system {
+            System::Vigil => {
+                let status: Value = self
+                    .client
+                    .get(format!("http://{address}/v1/cluster/status"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                status["applied_index"].as_u64()
+            }
+            System::Etcd => {
+                let status: Value = self
+                    .client
+                    .post(format!("http://{address}/v3/maintenance/status"))
+                    .body("{}")
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                let index = &status["raftAppliedIndex"];
+                index.as_str().and_then(|s| s.parse().ok()).or_else(|| index.as_u64())
+            }
+        }
+    }
+
     /// (the leader this member names, its own id), as strings.
     async fn view(&self, address: &str) -> Option<(String, String)> {
         match self.system {

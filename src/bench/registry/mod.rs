@@ -215,10 +215,11 @@ async fn measure(system: System, args: &RegistryBenchArgs, scratch: &std::path::
     Ok(figures)
 }
 
-/// Kills the leader; returns the time until a write to a survivor succeeds, then restarts the
-/// killed member and waits for the cluster to settle.
+/// Once every member has caught up, kills the leader; returns the time until a write to a
+/// survivor succeeds, then restarts the killed member.
 async fn failover(cluster: &mut Cluster, ops: &Ops, round: usize) -> anyhow::Result<f64> {
     let leader = cluster.wait_for_leader(None, Duration::from_secs(30)).await?;
+    cluster.wait_caught_up(Duration::from_secs(120)).await?;
     let survivors: Vec<String> =
         cluster.addresses().into_iter().enumerate().filter(|(i, _)| *i != leader).map(|(_, a)| a).collect();
     cluster.kill(leader);
