@@ -207,30 +207,10 @@ impl Cluster {
     }
 
     async fn applied_index(&self, address: &str) -> Option<u64> {
+        let status = self.status(address).await?;
         match self.system {
-            System::Vigil => {
-                let status: Value = self
-                    .client
-                    .get(format!("http://{address}/v1/cluster/status"))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                status["applied_index"].as_u64()
-            }
+            System::Vigil => status["applied_index"].as_u64(),
             System::Etcd => {
-                let status: Value = self
-                    .client
-                    .post(format!("http://{address}/v3/maintenance/status"))
-                    .body("{}")
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
                 let index = &status["raftAppliedIndex"];
                 index.as_str().and_then(|s| s.parse().ok()).or_else(|| index.as_u64())
             }
@@ -239,33 +219,22 @@ impl Cluster {
 
     /// (the leader this member names, its own id), as strings.
     async fn view(&self, address: &str) -> Option<(String, String)> {
+        let status = self.status(address).await?;
         match self.system {
-            System::Vigil => {
-                let status: Value = self
-                    .client
-                    .get(format!("http://{address}/v1/cluster/status"))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                Some((status["leader"].as_u64()?.to_string(), status["node_id"].as_u64()?.to_string()))
-            }
+            System::Vigil => Some((status["leader"].as_u64()?.to_string(), status["node_id"].as_u64()?.to_string())),
             System::Etcd => {
-                let status: Value = self
-                    .client
-                    .post(format!("http://{address}/v3/maintenance/status"))
-                    .body("{}")
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
                 Some((status["leader"].as_str()?.to_string(), status["header"]["member_id"].as_str()?.to_string()))
             }
         }
+    }
+
+    /// A member's status document (`/v1/cluster/status`, or etcd's maintenance status).
+    async fn status(&self, address: &str) -> Option<Value> {
+        let request = match self.system {
+            System::Vigil => self.client.get(format!("http://{address}/v1/cluster/status")),
+            System::Etcd => self.client.post(format!("http://{address}/v3/maintenance/status")).body("{}"),
+        };
+        request.send().await.ok()?.json().await.ok()
     }
 
     /// Waits until a member other than `not` leads.
