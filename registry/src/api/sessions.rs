@@ -98,6 +98,16 @@ pub struct WatchQuery {
     consistency: Option<String>,
 }
 
+/// A holder's value: text, as every KV value.
+fn text(body: &[u8]) -> Result<String, ApiError> {
+    String::from_utf8(body.to_vec()).map_err(|error| {
+        ApiError::bad_request(format!(
+            "the body is not UTF-8 text (byte {}): send a name or an address",
+            error.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 fn lock_key(prefix: &str, name: &str) -> Result<String, ApiError> {
     check_document_name(name)?;
     Ok(format!("{prefix}{name}"))
@@ -168,8 +178,7 @@ pub async fn lock(
     Query(query): Query<HolderQuery>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let value = String::from_utf8_lossy(&body).into_owned();
-    acquire(&node, lock_key("_locks/", &name)?, query.session, value).await
+    acquire(&node, lock_key("_locks/", &name)?, query.session, text(&body)?).await
 }
 
 pub async fn unlock(
@@ -195,7 +204,7 @@ pub async fn campaign(
     Query(query): Query<HolderQuery>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let value = String::from_utf8_lossy(&body).into_owned();
+    let value = text(&body)?;
     if value.trim().is_empty() {
         return Err(ApiError::bad_request("the body is empty: send the candidate's identity (an address, a name)"));
     }
