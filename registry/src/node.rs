@@ -174,13 +174,18 @@ impl RegistryNode {
         Some((leader, node.addr.clone()))
     }
 
+    /// Where the leader listens, or why there is none to call.
+    pub(crate) fn leader_address(&self) -> Result<String, ApiError> {
+        self.leader().map(|(_, address)| address).ok_or_else(no_leader)
+    }
+
     /// Proposes `command`, on this node if it leads, else through the leader.
     pub async fn write(&self, command: Command) -> Result<CommandOutcome, ApiError> {
         let request = RegistryRequest { version: REGISTRY_SCHEMA_VERSION, at_ms: now_ms(), command };
         if self.is_leader() {
             return self.write_local(request).await;
         }
-        let (_, address) = self.leader().ok_or_else(no_leader)?;
+        let address = self.leader_address()?;
         let response =
             self.http.post(format!("http://{address}/raft/write")).json(&request).send().await.map_err(|error| {
                 ApiError::unavailable(format!("failed to reach the registry leader at {address}: {error}"))
@@ -203,7 +208,7 @@ impl RegistryNode {
     /// Changes the membership, on the leader (forwarded there from any other node).
     pub async fn change_members(&self, change: MemberChange) -> Result<ClusterStatus, ApiError> {
         if !self.is_leader() {
-            let (_, address) = self.leader().ok_or_else(no_leader)?;
+            let address = self.leader_address()?;
             let response =
                 self.http.post(format!("http://{address}/raft/members")).json(&change).send().await.map_err(
                     |error| ApiError::unavailable(format!("failed to reach the registry leader at {address}: {error}")),
@@ -245,7 +250,7 @@ impl RegistryNode {
         let index = if self.is_leader() {
             self.read_index_local().await?
         } else {
-            let (_, address) = self.leader().ok_or_else(no_leader)?;
+            let address = self.leader_address()?;
             let response =
                 self.http.post(format!("http://{address}/raft/read-index")).send().await.map_err(|error| {
                     ApiError::unavailable(format!("failed to reach the registry leader at {address}: {error}"))
@@ -302,7 +307,7 @@ fn no_leader() -> ApiError {
 }
 
 /// Decodes an answer of another node: the value, or its standard error body.
-async fn decode_answer<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, ApiError> {
+pub(crate) async fn decode_answer<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, ApiError> {
     let status = response.status();
     let bytes =
         response.bytes().await.map_err(|error| ApiError::unavailable(format!("leader answer cut short: {error}")))?;

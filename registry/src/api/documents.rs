@@ -94,7 +94,7 @@ async fn put(
             )));
         }
     }
-    super::kv::answer(node.write(Command::PutDocument { namespace, name, document, cas: query.cas }).await?)
+    super::answer(node.write(Command::PutDocument { namespace, name, document, cas: query.cas }).await?)
 }
 
 pub async fn get_policy(
@@ -183,7 +183,7 @@ async fn delete(
     query: WriteQuery,
 ) -> Result<Json<Value>, ApiError> {
     let namespace = Common { namespace: query.namespace, consistency: None }.namespace()?;
-    super::kv::answer(node.write(Command::DeleteDocument { namespace, kind, name, cas: query.cas }).await?)
+    super::answer(node.write(Command::DeleteDocument { namespace, kind, name, cas: query.cas }).await?)
 }
 
 /// `POST /v1/alert-rules`: a Prometheus rule file (`groups:`), YAML unless the content type
@@ -226,7 +226,7 @@ pub async fn import_rule_file(
         return Err(ApiError::bad_request("the rule file has no groups"));
     }
     let outcome = node.write(Command::PutDocuments { namespace, documents }).await?;
-    let Json(mut answer) = super::kv::answer(outcome)?;
+    let Json(mut answer) = super::answer(outcome)?;
     answer["groups"] = json!(groups);
     Ok(Json(answer))
 }

@@ -33,8 +33,7 @@ async fn send(
     headers: &HeaderMap,
     body: Option<&Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, address) =
-        node.leader().ok_or_else(|| ApiError::unavailable("the registry has no leader right now: retry shortly"))?;
+    let address = node.leader_address()?;
     let mut request = node.http().request(method, format!("http://{address}{path}"));
     if let Some(body) = body {
         request = request.json(body);
@@ -46,13 +45,5 @@ async fn send(
         .send()
         .await
         .map_err(|error| ApiError::unavailable(format!("failed to reach the registry leader at {address}: {error}")))?;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if status.is_success() {
-        return Ok(Json(body));
-    }
-    match serde_json::from_value::<vigil_model::error::ErrorBody>(body) {
-        Ok(error) => Err(ApiError::new(error.error.code, error.error.message)),
-        Err(_) => Err(ApiError::unavailable(format!("the leader answered {status}"))),
-    }
+    crate::node::decode_answer(response).await.map(Json)
 }

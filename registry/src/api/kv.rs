@@ -67,7 +67,7 @@ pub async fn put(
             ErrorCode::NotFound,
             format!("session {} does not exist (it expired or was destroyed)", session.unwrap_or_default()),
         )),
-        outcome => answer(outcome),
+        outcome => super::answer(outcome),
     }
 }
 
@@ -77,7 +77,7 @@ pub async fn delete(
     Query(query): Query<WriteQuery>,
 ) -> Result<Json<Value>, ApiError> {
     check_key(&key)?;
-    answer(node.write(Command::KvDelete { key, cas: query.cas }).await?)
+    super::answer(node.write(Command::KvDelete { key, cas: query.cas }).await?)
 }
 
 pub async fn get(
@@ -110,24 +110,5 @@ pub async fn get(
             Ok(watch::with_index(index, Json(json!({"revision": revision, "index": index, "entry": entry}))))
         }
         None => Err(ApiError::new(ErrorCode::NotFound, format!("key {key:?} does not exist (index {index})"))),
-    }
-}
-
-/// The answer to a write: its revision, or why it did nothing.
-pub(super) fn answer(outcome: CommandOutcome) -> Result<Json<Value>, ApiError> {
-    match outcome {
-        CommandOutcome::Applied { revision } | CommandOutcome::Unchanged { revision } => {
-            Ok(Json(json!({"revision": revision})))
-        }
-        CommandOutcome::CasFailed { current } => Err(ApiError::new(
-            ErrorCode::Conflict,
-            if current == 0 {
-                "compare-and-set failed: the key does not exist".to_string()
-            } else {
-                format!("compare-and-set failed: the key is at revision {current}; read it again and retry with cas={current}")
-            },
-        )),
-        CommandOutcome::NotFound => Err(ApiError::new(ErrorCode::NotFound, "nothing to change: it does not exist")),
-        CommandOutcome::Batch { .. } => Err(ApiError::internal("a batch outcome reached a single request")),
     }
 }

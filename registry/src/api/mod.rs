@@ -16,8 +16,11 @@ use std::sync::Arc;
 
 use axum::{
     routing::{delete, get, post, put},
-    Router,
+    Json, Router,
 };
+use serde_json::{json, Value};
+use vigil_common::http::ApiError;
+use vigil_model::{registry::CommandOutcome, ErrorCode};
 
 use crate::node::RegistryNode;
 
@@ -82,4 +85,23 @@ async fn last_contact(
         }
     }
     response
+}
+
+/// The answer to a write: its revision, or why it did nothing.
+pub(crate) fn answer(outcome: CommandOutcome) -> Result<Json<Value>, ApiError> {
+    match outcome {
+        CommandOutcome::Applied { revision } | CommandOutcome::Unchanged { revision } => {
+            Ok(Json(json!({"revision": revision})))
+        }
+        CommandOutcome::CasFailed { current } => Err(ApiError::new(
+            ErrorCode::Conflict,
+            if current == 0 {
+                "compare-and-set failed: the key does not exist".to_string()
+            } else {
+                format!("compare-and-set failed: the key is at revision {current}; read it again and retry with cas={current}")
+            },
+        )),
+        CommandOutcome::NotFound => Err(ApiError::new(ErrorCode::NotFound, "nothing to change: it does not exist")),
+        CommandOutcome::Batch { .. } => Err(ApiError::internal("a batch outcome reached a single request")),
+    }
 }

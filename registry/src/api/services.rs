@@ -55,7 +55,7 @@ pub async fn register(
         // clock when it first sees the instance).
         node.leases.renew(key, ttl);
     }
-    super::kv::answer(outcome)
+    super::answer(outcome)
 }
 
 pub async fn deregister(
@@ -65,7 +65,7 @@ pub async fn deregister(
 ) -> Result<Json<Value>, ApiError> {
     let namespace = common.namespace()?;
     let outcome = node.write(Command::Deregister { namespace, service, id }).await?;
-    super::kv::answer(outcome)
+    super::answer(outcome)
 }
 
 pub async fn heartbeat(
@@ -220,7 +220,7 @@ pub async fn put_service(
             spec.protect_threshold
         )));
     }
-    super::kv::answer(node.write(Command::PutService { namespace, service, spec }).await?)
+    super::answer(node.write(Command::PutService { namespace, service, spec }).await?)
 }
 
 /// `GET /v1/registry/services/{service}`: its settings (defaults when never set).

@@ -50,7 +50,7 @@ pub async fn create(State(node): Node, body: super::params::JsonBody<NewSession>
     if node.is_leader() {
         node.leases.renew_session(&id, new.ttl);
     }
-    let Json(mut answer) = super::kv::answer(outcome)?;
+    let Json(mut answer) = super::answer(outcome)?;
     answer["id"] = json!(id);
     answer["ttl"] = json!(humantime::format_duration(new.ttl).to_string());
     Ok(Json(answer))
@@ -74,7 +74,7 @@ pub async fn renew(State(node): Node, Path(id): Path<String>, headers: HeaderMap
 }
 
 pub async fn destroy(State(node): Node, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    super::kv::answer(node.write(Command::DestroySession { id }).await?)
+    super::answer(node.write(Command::DestroySession { id }).await?)
 }
 
 pub async fn list(State(node): Node) -> Result<Json<Value>, ApiError> {
@@ -150,7 +150,7 @@ async fn release(node: &RegistryNode, key: String, session: String) -> Result<Js
     let entry = node.read(|applied| applied.state.kv.get(&key).cloned());
     match entry {
         Some(entry) if entry.session.as_deref() == Some(session.as_str()) => {
-            super::kv::answer(node.write(Command::KvDelete { key, cas: Some(entry.mod_revision) }).await?)
+            super::answer(node.write(Command::KvDelete { key, cas: Some(entry.mod_revision) }).await?)
         }
         Some(_) => Err(ApiError::new(ErrorCode::Conflict, "another session holds it: only the holder releases")),
         None => Err(ApiError::new(ErrorCode::NotFound, "nobody holds it")),

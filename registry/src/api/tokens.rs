@@ -57,7 +57,7 @@ pub async fn create(State(node): Node, body: super::params::JsonBody<NewToken>) 
     let secret = auth::new_secret();
     let command =
         Command::PutToken { id: new.id.clone(), secret_sha256: auth::sha256_hex(&secret), scopes: new.scopes.clone() };
-    let Json(mut answer) = super::kv::answer(node.write(command).await?)?;
+    let Json(mut answer) = super::answer(node.write(command).await?)?;
     answer["id"] = json!(new.id);
     answer["scopes"] = json!(new.scopes);
     answer["token"] = json!(secret);
@@ -78,5 +78,5 @@ pub async fn list(State(node): Node) -> Result<Json<Value>, ApiError> {
 }
 
 pub async fn delete(State(node): Node, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    super::kv::answer(node.write(Command::DeleteToken { id }).await?)
+    super::answer(node.write(Command::DeleteToken { id }).await?)
 }
