@@ -73,12 +73,17 @@ fn service_crates_never_depend_on_each_other() {
     }
 }
 
+/// The agent runs on every host and the client is linked into users' services: both stay light.
 #[test]
-fn the_agent_links_no_tantivy_openraft_or_sqlx() {
+fn the_agent_and_the_client_link_no_tantivy_openraft_or_sqlx() {
     let graph = normal_deps(&metadata());
-    assert!(graph.contains_key("vigil-collector"), "the agent crate is in the workspace");
-    let reach = closure(&graph, "vigil-collector");
-    for heavy in NOT_IN_AGENT {
-        assert!(!reach.contains(heavy), "vigil-agent links {heavy}");
+    for light in ["vigil-collector", "vigil-client"] {
+        assert!(graph.contains_key(light), "{light} is in the workspace");
+        let reach = closure(&graph, light);
+        for heavy in NOT_IN_AGENT {
+            assert!(!reach.contains(heavy), "{light} links {heavy}");
+        }
     }
+    // A client has no server in it.
+    assert!(!closure(&graph, "vigil-client").contains("axum"), "vigil-client links axum");
 }

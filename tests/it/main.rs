@@ -3,6 +3,7 @@
 mod agent;
 mod api;
 mod bad_input;
+mod client;
 mod crash;
 mod helpers;
 mod invariants;
