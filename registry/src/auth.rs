@@ -28,12 +28,23 @@ pub const CLUSTER_HEADER: &str = "x-vigil-cluster";
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 pub fn sha256_hex(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// Lower-case hex, without a `format!` per byte (this runs on every authorized request).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(DIGITS[usize::from(byte >> 4)] as char);
+        text.push(DIGITS[usize::from(byte & 0xf)] as char);
+    }
+    text
 }
 
 pub fn new_secret() -> String {
     let bytes: [u8; 24] = rand::random();
-    format!("vgl_{}", bytes.iter().map(|byte| format!("{byte:02x}")).collect::<String>())
+    format!("vgl_{}", hex(&bytes))
 }
 
 /// What a request needs.

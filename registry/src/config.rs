@@ -25,6 +25,10 @@ pub struct RegistryConfig {
     pub election_timeout_min: Duration,
     #[serde(with = "humantime_serde")]
     pub election_timeout_max: Duration,
+    /// A follower whose leader has been silent past its lease probes the leader's port and,
+    /// when the connection is refused (the process is gone), stands for election at once
+    /// instead of waiting out the rest of its election timeout.
+    pub detect_dead_leader: bool,
     /// Require bearer tokens for writes (and for reads unless `anonymous_read`).
     pub auth: bool,
     /// With `auth`, allow reads without a token.
@@ -53,6 +57,7 @@ impl Default for RegistryConfig {
             advertise: String::new(),
             peers: Vec::new(),
             join: false,
+            detect_dead_leader: true,
             auth: true,
             anonymous_read: true,
             cluster_secret: String::new(),

@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod checks;
 pub mod config;
+mod dead_leader;
 mod lease;
 pub mod metrics;
 pub mod network;

@@ -18,3 +18,5 @@ pub const REVISION: &str = "vigil_registry_revision";
 pub const IS_LEADER: &str = "vigil_registry_is_leader";
 /// The Raft term this node is in.
 pub const TERM: &str = "vigil_registry_term";
+/// Elections this node started early because the silent leader's port refused connections.
+pub const DEAD_LEADER_ELECTIONS_TOTAL: &str = "vigil_registry_dead_leader_elections_total";

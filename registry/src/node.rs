@@ -107,6 +107,9 @@ impl RegistryNode {
         });
         tokio::spawn(crate::lease::run(node.clone()));
         tokio::spawn(crate::checks::run(node.clone()));
+        if config.detect_dead_leader {
+            tokio::spawn(crate::dead_leader::run(node.clone(), config.election_timeout_max));
+        }
         if config.auth {
             let (node, data_dir) = (node.clone(), data_dir.to_path_buf());
             tokio::spawn(async move { crate::auth::bootstrap_admin_token(node, &data_dir).await });

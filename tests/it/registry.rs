@@ -258,6 +258,19 @@ async fn three_nodes_survive_the_leader_being_killed_and_a_restarted_node_catche
     killed.process.kill();
     let survivors: Vec<&ClusterNode> = nodes.iter().filter(|n| n.id != leader).collect();
     agreed_leader(&survivors, Some(leader)).await;
+    // The dead leader's port refused connections, so a survivor stood without waiting out its
+    // election timeout (the metric says the early path was taken).
+    let mut early = 0.0;
+    for node in &survivors {
+        let metrics =
+            reqwest::get(format!("{}/metrics", node.base)).await.expect("metrics").text().await.unwrap_or_default();
+        early += metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("vigil_registry_dead_leader_elections_total "))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+    }
+    assert!(early >= 1.0, "no survivor noticed that the leader's process was gone");
     let survivor = Registry::new(&survivors[0].base);
     for i in 30..60 {
         let (status, body) = wait_until("a write to succeed after the failover", Duration::from_secs(10), || async {
