@@ -21,15 +21,16 @@ use crate::node::RegistryNode;
 
 /// How often a follower looks at its leader's silence.
 const CHECK_EVERY: Duration = Duration::from_millis(20);
-/// Past the lease, so the other voters' leases (started by the same heartbeat) are over too.
+/// Past the lease plus one heartbeat interval, so the other voters' leases are over too even
+/// when the dead leader's last heartbeat reached them and not this node.
 const MARGIN: Duration = Duration::from_millis(15);
 /// Between two voters' turns to stand, so they do not split the vote.
 const TURN: Duration = Duration::from_millis(40);
-/// How long a stand may go without a leader before this node stands again.
-const STAND_AGAIN_AFTER: Duration = Duration::from_millis(120);
+/// How long a stand may go without a leader before this node stands again (a split vote).
+const STAND_AGAIN_AFTER: Duration = Duration::from_millis(80);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(100);
 
-pub(crate) async fn run(node: Arc<RegistryNode>, lease: Duration) {
+pub(crate) async fn run(node: Arc<RegistryNode>, lease: Duration, heartbeat: Duration) {
     let mut ticker = tokio::time::interval(CHECK_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The leader this node last followed: the one to probe once it falls silent.
@@ -54,7 +55,7 @@ pub(crate) async fn run(node: Arc<RegistryNode>, lease: Duration) {
         let Some(silent) = node.last_contact_ms().map(Duration::from_millis) else { continue };
         // Voters take turns by id (the silent leader left out), one TURN apart.
         let turn = voters.iter().filter(|id| **id != dead && **id < node.id()).count() as u32;
-        if silent < lease + MARGIN + TURN * turn {
+        if silent < lease + heartbeat + MARGIN + TURN * turn {
             continue;
         }
         if stood_at.is_some_and(|at| at.elapsed() < STAND_AGAIN_AFTER) {

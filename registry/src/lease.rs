@@ -174,7 +174,9 @@ pub(crate) async fn heartbeat(node: &RegistryNode, key: InstanceKey) -> Result<(
     metrics::counter!(crate::metrics::HEARTBEATS_TOTAL).increment(1);
     if health == Health::Critical && expired {
         let (namespace, service, id) = key;
-        node.write(Command::SetHealth { namespace, service, id, health: Health::Passing, reason: None }).await?;
+        // Boxed, as this rare path's future is large (see `api::services::heartbeat`).
+        Box::pin(node.write(Command::SetHealth { namespace, service, id, health: Health::Passing, reason: None }))
+            .await?;
     }
     Ok(())
 }

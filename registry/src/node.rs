@@ -108,7 +108,7 @@ impl RegistryNode {
         tokio::spawn(crate::lease::run(node.clone()));
         tokio::spawn(crate::checks::run(node.clone()));
         if config.detect_dead_leader {
-            tokio::spawn(crate::dead_leader::run(node.clone(), config.election_timeout_max));
+            tokio::spawn(crate::dead_leader::run(node.clone(), config.election_timeout_max, config.heartbeat_interval));
         }
         if config.auth {
             let (node, data_dir) = (node.clone(), data_dir.to_path_buf());

@@ -79,9 +79,10 @@ pub async fn heartbeat(
         lease::heartbeat(&node, (namespace, service, id)).await?;
         return Ok(Json(json!({"ok": true})));
     }
-    // Leases live on the leader: pass the heartbeat on.
+    // Leases live on the leader: pass the heartbeat on. Boxed: the forwarding future is large,
+    // and keeping it out of this handler's future makes every heartbeat cheaper to move.
     let path = format!("/v1/registry/services/{service}/instances/{id}/heartbeat?namespace={namespace}");
-    super::forward::to_leader(&node, reqwest::Method::PUT, &path, &headers).await
+    Box::pin(super::forward::to_leader(&node, reqwest::Method::PUT, &path, &headers)).await
 }
 
 pub async fn get_instance(

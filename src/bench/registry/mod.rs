@@ -3,10 +3,12 @@
 //! are measured on their consensus path (no forwarding hop).
 //!
 //! Figures: durable writes/s and p50 / p99 at each concurrency level; registrations/s and
-//! heartbeats/s (Vigil only: etcd has no service registry); linearizable read latency; and
+//! heartbeats/s (Vigil only: etcd has no service registry; single calls over HTTP/2 and
+//! HTTP/1.1, and batched); linearizable read latency; and
 //! failover, SIGKILL of the leader -> the first write that succeeds. Medians over `--runs`.
 
 mod cluster;
+mod h2_heartbeats;
 mod load;
 
 use std::time::{Duration, Instant};
@@ -50,7 +52,10 @@ struct Figures {
     writes: Vec<(usize, Measured)>,
     reads: Measured,
     registrations: Option<Measured>,
+    /// Single-call heartbeats over HTTP/2 (many in flight per connection).
     heartbeats: Option<Measured>,
+    /// Single-call heartbeats over HTTP/1.1 (64 connections, one in flight each).
+    heartbeats_http1: Option<Measured>,
     /// Renewals per second through the batch call (100 per request).
     heartbeats_batched: Option<Measured>,
     failover_ms: Vec<f64>,
@@ -94,6 +99,10 @@ fn add(report: &mut Report, system: System, figures: &Figures) {
     if let Some(heartbeats) = figures.heartbeats {
         report.add(&format!("{name}_heartbeats_per_s"), heartbeats.per_s, "heartbeats/s");
         report.add(&format!("{name}_heartbeat_p99_ms"), heartbeats.p99_ms, "ms");
+    }
+    if let Some(heartbeats) = figures.heartbeats_http1 {
+        report.add(&format!("{name}_heartbeats_http1_per_s"), heartbeats.per_s, "heartbeats/s");
+        report.add(&format!("{name}_heartbeat_http1_p99_ms"), heartbeats.p99_ms, "ms");
     }
     if let Some(batched) = figures.heartbeats_batched {
         report.add(&format!("{name}_heartbeats_batched_per_s"), batched.per_s, "heartbeats/s");
@@ -178,6 +187,11 @@ async fn measure(system: System, args: &RegistryBenchArgs, scratch: &std::path::
         }
         let mut heartbeats = Vec::new();
         for _ in 0..args.runs.max(1) {
+            heartbeats.push(h2_heartbeats::run(&address, 1000, args.duration).await?);
+        }
+        figures.heartbeats = Some(median_run(heartbeats));
+        let mut heartbeats = Vec::new();
+        for _ in 0..args.runs.max(1) {
             let (ops, address) = (ops.clone(), address.clone());
             heartbeats.push(
                 load::run(64, args.duration, move |worker, n| {
@@ -187,7 +201,7 @@ async fn measure(system: System, args: &RegistryBenchArgs, scratch: &std::path::
                 .await,
             );
         }
-        figures.heartbeats = Some(median_run(heartbeats));
+        figures.heartbeats_http1 = Some(median_run(heartbeats));
         let mut batched = Vec::new();
         for _ in 0..args.runs.max(1) {
             let (ops, address) = (ops.clone(), address.clone());
