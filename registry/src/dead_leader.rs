@@ -26,48 +26,67 @@ const CHECK_EVERY: Duration = Duration::from_millis(20);
 const MARGIN: Duration = Duration::from_millis(15);
 /// Between two voters' turns to stand, so they do not split the vote.
 const TURN: Duration = Duration::from_millis(40);
-/// How long a stand may go without a leader before this node stands again (a split vote).
-const STAND_AGAIN_AFTER: Duration = Duration::from_millis(80);
+/// Early stands per reign, and the pause between two (longer than a vote round trip on a
+/// loaded node).
+const MAX_STANDS: u32 = 3;
+const STAND_AGAIN_AFTER: Duration = Duration::from_millis(150);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// A leader's reign: its id, address and term.
+#[derive(Clone, PartialEq)]
+struct Reign {
+    leader: u64,
+    address: String,
+    term: u64,
+}
 
 pub(crate) async fn run(node: Arc<RegistryNode>, lease: Duration, heartbeat: Duration) {
     let mut ticker = tokio::time::interval(CHECK_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The leader this node last followed: the one to probe once it falls silent.
-    let mut followed: Option<(u64, String)> = None;
-    let mut stood_at: Option<Instant> = None;
+    // The reign this node last followed: the leader to probe once it falls silent.
+    let mut followed: Option<Reign> = None;
+    // A few early stands per reign, spaced out: if one fails (a split vote, a voter still
+    // inside its lease) the next may win before openraft's own timers fire. Bounded, so a
+    // loaded voter that is slow to answer still sees a candidacy through.
+    let mut stands: Option<(Reign, u32, Instant)> = None;
     loop {
         ticker.tick().await;
-        let (leader, voters) = {
+        let (leader, term, voters) = {
             let metrics = node.raft().metrics();
             let metrics = metrics.borrow();
             let voters: Vec<u64> = metrics.membership_config.membership().voter_ids().collect();
-            (metrics.current_leader, voters)
+            (metrics.current_leader, metrics.current_term, voters)
         };
         if leader == Some(node.id()) || !voters.contains(&node.id()) {
             followed = None;
             continue;
         }
-        if let Some(known) = node.leader() {
-            followed = Some(known);
+        if let Some((id, address)) = node.leader() {
+            followed = Some(Reign { leader: id, address, term });
         }
-        let Some((dead, address)) = followed.clone() else { continue };
+        let Some(reign) = followed.clone() else { continue };
+        if let Some((against, count, at)) = &stands {
+            if *against == reign && (*count >= MAX_STANDS || at.elapsed() < STAND_AGAIN_AFTER) {
+                continue;
+            }
+        }
         let Some(silent) = node.last_contact_ms().map(Duration::from_millis) else { continue };
         // Voters take turns by id (the silent leader left out), one TURN apart.
-        let turn = voters.iter().filter(|id| **id != dead && **id < node.id()).count() as u32;
+        let turn = voters.iter().filter(|id| **id != reign.leader && **id < node.id()).count() as u32;
         if silent < lease + heartbeat + MARGIN + TURN * turn {
             continue;
         }
-        if stood_at.is_some_and(|at| at.elapsed() < STAND_AGAIN_AFTER) {
-            continue;
-        }
-        if refuses_connections(&address).await {
-            tracing::info!(leader = dead, %address, silent_ms = silent.as_millis() as u64, "the leader's port refuses connections; standing for election now");
+        if refuses_connections(&reign.address).await {
+            tracing::info!(leader = reign.leader, address = %reign.address, silent_ms = silent.as_millis() as u64, "the leader's port refuses connections; standing for election now");
             metrics::counter!(crate::metrics::DEAD_LEADER_ELECTIONS_TOTAL).increment(1);
             if let Err(error) = node.raft().trigger().elect().await {
                 tracing::warn!(%error, "failed to start an election");
             }
-            stood_at = Some(Instant::now());
+            let count = match &stands {
+                Some((against, count, _)) if *against == reign => count + 1,
+                _ => 1,
+            };
+            stands = Some((reign, count, Instant::now()));
         }
     }
 }

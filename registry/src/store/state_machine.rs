@@ -17,7 +17,7 @@ use openraft::{
     Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError, StorageIOError,
     StoredMembership,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::watch;
 use vigil_model::registry::{CommandOutcome, RegistrySnapshot, REGISTRY_SCHEMA_VERSION};
 
@@ -35,11 +35,14 @@ pub struct Applied {
 }
 
 /// The snapshot file: openraft's metadata and the registry state it covers.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct SnapshotFile {
     meta: SnapshotMeta<u64, openraft::BasicNode>,
     data: RegistrySnapshot,
 }
+
+/// Bytes of snapshot written between two write-backs (see `save_snapshot`).
+const SNAPSHOT_SYNC_BYTES: usize = 4 * 1024 * 1024;
 
 /// A snapshot's metadata and encoded data.
 type SnapshotBytes = (SnapshotMeta<u64, openraft::BasicNode>, Vec<u8>);
@@ -102,11 +105,21 @@ impl StateMachineStore {
         data: RegistrySnapshot,
     ) -> std::io::Result<Vec<u8>> {
         let encoded = serde_json::to_vec(&data)?;
-        let file = SnapshotFile { meta: meta.clone(), data };
         let tmp = self.inner.snapshot_path.with_extension("json.tmp");
         {
+            // A `SnapshotFile`, assembled around the encoded state instead of encoding it twice.
             let mut out = std::fs::File::create(&tmp)?;
-            out.write_all(&serde_json::to_vec(&file)?)?;
+            out.write_all(b"{\"meta\":")?;
+            out.write_all(&serde_json::to_vec(meta)?)?;
+            out.write_all(b",\"data\":")?;
+            // In slices, each written back before the next: one large write-back at the end
+            // would stall the Raft log's fsyncs on the same disk for as long, and a follower
+            // that answers appends slower than a heartbeat interval cannot take part in commits.
+            for slice in encoded.chunks(SNAPSHOT_SYNC_BYTES) {
+                out.write_all(slice)?;
+                out.sync_data()?;
+            }
+            out.write_all(b"}")?;
             out.sync_all()?;
         }
         std::fs::rename(&tmp, &self.inner.snapshot_path)?;

@@ -256,6 +256,20 @@ impl Cluster {
     pub fn restart(&mut self, member: usize) -> anyhow::Result<()> {
         self.members[member].start()
     }
+
+    /// The last `lines` lines of every member's log, for an error report (the scratch
+    /// directory is deleted when the bench stops).
+    pub fn log_tails(&self, lines: usize) -> String {
+        let mut tails = String::new();
+        for (i, member) in self.members.iter().enumerate() {
+            let text = std::fs::read_to_string(&member.log).unwrap_or_default();
+            let all: Vec<&str> = text.lines().collect();
+            tails.push_str(&format!("--- member {i} ({}) ---\n", member.client_address));
+            tails.push_str(&all[all.len().saturating_sub(lines)..].join("\n"));
+            tails.push('\n');
+        }
+        tails
+    }
 }
 
 fn which(program: &str) -> Option<PathBuf> {

@@ -41,6 +41,9 @@ pub struct RegistryBenchArgs {
     /// Scratch directory (default: a temporary directory, deleted afterwards).
     #[arg(long)]
     pub work_dir: Option<std::path::PathBuf>,
+    /// Keep the scratch directory (members' data and logs) after the bench.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Renewals per batch call in the batched heartbeat figure.
@@ -65,11 +68,19 @@ pub async fn run(args: RegistryBenchArgs) -> anyhow::Result<()> {
     let scratch = tempfile::Builder::new()
         .prefix("vigil-bench-registry-")
         .tempdir_in(args.work_dir.clone().unwrap_or_else(std::env::temp_dir))?;
+    let scratch_path = scratch.path().to_path_buf();
+    // Deleted when this is dropped, unless kept.
+    let _scratch = if args.keep {
+        eprintln!("members' data and logs are kept in {}", scratch.keep().display());
+        None
+    } else {
+        Some(scratch)
+    };
     let mut report = Report::default();
-    let vigil = measure(System::Vigil, &args, scratch.path()).await?;
+    let vigil = measure(System::Vigil, &args, &scratch_path).await?;
     add(&mut report, System::Vigil, &vigil);
     if !args.skip_etcd {
-        let etcd = measure(System::Etcd, &args, scratch.path()).await?;
+        let etcd = measure(System::Etcd, &args, &scratch_path).await?;
         add(&mut report, System::Etcd, &etcd);
         for ((clients, v), (_, e)) in vigil.writes.iter().zip(&etcd.writes) {
             report.add(&format!("writes_ratio_vs_etcd_c{clients}"), v.per_s / e.per_s.max(0.001), "x");
@@ -234,6 +245,9 @@ async fn measure(system: System, args: &RegistryBenchArgs, scratch: &std::path::
 async fn failover(cluster: &mut Cluster, ops: &Ops, round: usize) -> anyhow::Result<f64> {
     let leader = cluster.wait_for_leader(None, Duration::from_secs(30)).await?;
     cluster.wait_caught_up(Duration::from_secs(120)).await?;
+    // All members share one disk here: write back what the previous round left dirty (the
+    // restarted member's snapshot) so its flush does not stall this round's fsyncs.
+    let _ = tokio::process::Command::new("sync").status().await;
     let survivors: Vec<String> =
         cluster.addresses().into_iter().enumerate().filter(|(i, _)| *i != leader).map(|(_, a)| a).collect();
     cluster.kill(leader);
@@ -248,7 +262,8 @@ async fn failover(cluster: &mut Cluster, ops: &Ops, round: usize) -> anyhow::Res
         attempt += 1;
         anyhow::ensure!(
             killed_at.elapsed() < Duration::from_secs(30),
-            "no write succeeded within 30 s of the leader kill"
+            "no write succeeded within 30 s of the leader kill; the members' logs end with:\n{}",
+            cluster.log_tails(30)
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
