@@ -65,10 +65,21 @@ pub(crate) async fn run(node: Arc<RegistryNode>, lease: Duration, heartbeat: Dur
             followed = Some(Reign { leader: id, address, term });
         }
         let Some(reign) = followed.clone() else { continue };
-        if let Some((against, count, at)) = &stands {
-            if *against == reign && (*count >= MAX_STANDS || at.elapsed() < STAND_AGAIN_AFTER) {
-                continue;
+        // The term moves past the reign's only through elections: through this node's own
+        // stands, or because it granted another candidate its vote. In the second case that
+        // candidacy is under way (maybe already won): standing now would depose it.
+        let ours = match &stands {
+            Some((against, count, at)) if *against == reign => Some((*count, *at)),
+            _ => None,
+        };
+        let wait = match ours {
+            None => term != reign.term,
+            Some((count, at)) => {
+                count >= MAX_STANDS || at.elapsed() < STAND_AGAIN_AFTER || term > reign.term + u64::from(count)
             }
+        };
+        if wait {
+            continue;
         }
         let Some(silent) = node.last_contact_ms().map(Duration::from_millis) else { continue };
         // Voters take turns by id (the silent leader left out), one TURN apart.
