@@ -1,0 +1,136 @@
+//! A series' identity: its metric name and labels, as Prometheus has them. The name is the
+//! `__name__` label; labels are kept sorted by name, and a label with an empty value is the
+//! same as no label (Prometheus's rule).
+
+use serde::{Deserialize, Serialize};
+
+pub const METRIC_NAME: &str = "__name__";
+
+/// Sorted, unique label pairs (the metric name included as `__name__`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Labels(Vec<(String, String)>);
+
+/// Why a set of labels was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelError {
+    #[error("invalid metric name {0:?}: use letters, digits, '_' and ':', not starting with a digit")]
+    MetricName(String),
+    #[error("invalid label name {0:?}: use letters, digits and '_', not starting with a digit")]
+    LabelName(String),
+    #[error("label {0:?} appears twice")]
+    Duplicate(String),
+    #[error("the series has no metric name (__name__)")]
+    NoName,
+}
+
+impl Labels {
+    /// Checks and sorts `pairs`; drops empty values. A series needs a metric name.
+    pub fn new<N, V>(pairs: impl IntoIterator<Item = (N, V)>) -> Result<Labels, LabelError>
+    where
+        N: Into<String>,
+        V: Into<String>,
+    {
+        let labels = Labels::unchecked(pairs)?;
+        match labels.get(METRIC_NAME) {
+            None => Err(LabelError::NoName),
+            Some(name) if !is_metric_name(name) => Err(LabelError::MetricName(name.to_string())),
+            Some(_) => Ok(labels),
+        }
+    }
+
+    /// Like [`Labels::new`] without requiring a metric name (query results drop it).
+    pub fn unchecked<N, V>(pairs: impl IntoIterator<Item = (N, V)>) -> Result<Labels, LabelError>
+    where
+        N: Into<String>,
+        V: Into<String>,
+    {
+        let mut pairs: Vec<(String, String)> =
+            pairs.into_iter().map(|(n, v)| (n.into(), v.into())).filter(|(_, value)| !value.is_empty()).collect();
+        pairs.sort();
+        for window in pairs.windows(2) {
+            if window[0].0 == window[1].0 {
+                return Err(LabelError::Duplicate(window[0].0.clone()));
+            }
+        }
+        if let Some((name, _)) = pairs.iter().find(|(name, _)| name != METRIC_NAME && !is_label_name(name)) {
+            return Err(LabelError::LabelName(name.clone()));
+        }
+        Ok(Labels(pairs))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| self.0[i].1.as_str())
+    }
+
+    pub fn metric_name(&self) -> Option<&str> {
+        self.get(METRIC_NAME)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The same labels without the metric name (what most PromQL functions return).
+    pub fn without_name(&self) -> Labels {
+        Labels(self.0.iter().filter(|(n, _)| n != METRIC_NAME).cloned().collect())
+    }
+}
+
+impl std::fmt::Display for Labels {
+    /// `name{a="1", b="2"}`, as Prometheus prints a series.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(name) = self.metric_name() {
+            f.write_str(name)?;
+        }
+        f.write_str("{")?;
+        let mut first = true;
+        for (name, value) in self.iter().filter(|(n, _)| *n != METRIC_NAME) {
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            write!(f, "{name}={value:?}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`
+pub fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`
+pub fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_sorted_checked_and_empty_values_dropped() {
+        let labels = Labels::new([("job", "node"), ("__name__", "up"), ("zone", "")]).unwrap();
+        assert_eq!(labels.iter().collect::<Vec<_>>(), [("__name__", "up"), ("job", "node")]);
+        assert_eq!(labels.to_string(), r#"up{job="node"}"#);
+        assert_eq!(labels.get("zone"), None);
+        assert_eq!(Labels::new([("job", "x")]), Err(LabelError::NoName));
+        assert_eq!(Labels::new([("__name__", "1up")]), Err(LabelError::MetricName("1up".into())));
+        assert_eq!(Labels::new([("__name__", "up"), ("a-b", "1")]), Err(LabelError::LabelName("a-b".into())));
+        assert_eq!(Labels::new([("__name__", "up"), ("a", "1"), ("a", "2")]), Err(LabelError::Duplicate("a".into())));
+        assert!(Labels::new([("__name__", "node:cpu:rate5m")]).is_ok());
+    }
+}
