@@ -88,9 +88,10 @@ impl Head {
         read(&self.index).labels.get(id as usize).cloned()
     }
 
-    /// Appends one sample. The same sample twice is accepted once (a resent batch); an older
-    /// one, or another value at the same time, is refused.
-    pub fn append(&self, id: SeriesId, time: i64, value: f64) -> Result<(), AppendError> {
+    /// Appends one sample: true when stored, false when that very sample was already the
+    /// last one (a resent batch). An older sample, or another value at the same time, is
+    /// refused.
+    pub fn append(&self, id: SeriesId, time: i64, value: f64) -> Result<bool, AppendError> {
         let series = read(&self.series).get(id as usize).cloned().ok_or(AppendError::UnknownSeries(id))?;
         let mut data = series.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let last = data.open.last_time().or_else(|| data.closed.last().map(|c| c.max_time));
@@ -100,7 +101,7 @@ impl Head {
             }
             if time == last {
                 return if value.to_bits() == data.last_value.to_bits() {
-                    Ok(())
+                    Ok(false)
                 } else {
                     Err(AppendError::Duplicate { time })
                 };
@@ -113,7 +114,7 @@ impl Head {
         }
         data.open.append(time, value);
         data.last_value = value;
-        Ok(())
+        Ok(true)
     }
 
     /// Series matching every matcher, with their samples in `[min_time, max_time]`; series
@@ -267,7 +268,7 @@ mod tests {
             head.append(id, i * 15_000, i as f64).unwrap();
         }
         assert_eq!(head.append(id, 10, 1.0), Err(AppendError::OutOfOrder { time: 10, last: 499 * 15_000 }));
-        assert_eq!(head.append(id, 499 * 15_000, 499.0), Ok(()), "the same sample again is accepted once");
+        assert_eq!(head.append(id, 499 * 15_000, 499.0), Ok(false), "the same sample again is accepted once");
         assert_eq!(head.append(id, 499 * 15_000, 1.0), Err(AppendError::Duplicate { time: 499 * 15_000 }));
         let selected = head.select(&[Matcher::equal("__name__", "x")], 100 * 15_000, 300 * 15_000);
         let samples = &selected[0].samples;

@@ -1,15 +1,20 @@
 //! Vigil's time-series store: the Prometheus data model (a metric name and labels identify a
 //! series; samples are float values at millisecond timestamps).
 //!
-//! Start with [`Head`]: series live in memory in Gorilla-compressed chunks (`chunk.rs`, over
-//! `bits.rs`), found through an inverted label index; [`Matcher`]s select them.
+//! Start with [`MetricStore`] (`store.rs`): a batch goes to the [`Head`] and to the
+//! write-ahead log (`wal.rs`, fsynced before the append returns), and the log is replayed on
+//! open. In the head, series live in Gorilla-compressed chunks (`chunk.rs`, over `bits.rs`),
+//! found through an inverted label index; [`Matcher`]s select them.
 
 mod bits;
 pub mod chunk;
 pub mod head;
 pub mod labels;
 pub mod matcher;
+mod store;
+pub mod wal;
 
 pub use head::{AppendError, Head, SeriesId, SeriesSamples};
 pub use labels::{LabelError, Labels};
 pub use matcher::{MatchOp, Matcher};
+pub use store::{AppendReport, MetricStore, Recovered};
