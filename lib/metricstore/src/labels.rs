@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub const METRIC_NAME: &str = "__name__";
 
 /// Sorted, unique label pairs (the metric name included as `__name__`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Labels(Vec<(String, String)>);
 
 /// Why a set of labels was refused.

@@ -1,0 +1,121 @@
+//! Aggregations: `sum`, `avg`, `min`, `max`, `count`, `group`, `stddev`, `stdvar`, `quantile`,
+//! `topk` and `bottomk`, with `by` / `without`.
+
+use std::collections::BTreeMap;
+
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+use vigil_metricstore::Labels;
+
+use crate::{
+    error::{execution, unsupported, QueryError},
+    eval::Evaluator,
+    functions::{quantile, scalar_arg, variance},
+    value::{Sample, Value},
+};
+
+pub fn eval(evaluator: &mut Evaluator<'_>, aggregation: &AggregateExpr, time: i64) -> Result<Value, QueryError> {
+    let op = aggregation.op.to_string().to_lowercase();
+    let param = match (&aggregation.param, op.as_str()) {
+        (Some(param), "topk" | "bottomk" | "quantile") => Some(scalar_arg(evaluator, param, time)?),
+        (_, "sum" | "avg" | "min" | "max" | "count" | "group" | "stddev" | "stdvar") => None,
+        _ => return Err(unsupported(format!("the aggregation {op}"))),
+    };
+    let samples = match evaluator.eval(&aggregation.expr, time)? {
+        Value::Vector(samples) => samples,
+        other => return Err(execution(format!("{op} needs an instant vector, not a {}", other.type_name()))),
+    };
+    let mut groups: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+    for sample in samples {
+        let key = group_key(&sample.labels, aggregation.modifier.as_ref())?;
+        groups.entry(key).or_default().push(sample);
+    }
+    let mut out = Vec::new();
+    for (key, members) in groups {
+        match op.as_str() {
+            "topk" | "bottomk" => {
+                let k = param.unwrap_or(f64::NAN);
+                if !(k >= 1.0) {
+                    continue;
+                }
+                let mut ranked = members;
+                // NaN ranks last either way.
+                ranked.sort_by(|a, b| {
+                    let order = match (a.value.is_nan(), b.value.is_nan()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => return std::cmp::Ordering::Greater,
+                        (false, true) => return std::cmp::Ordering::Less,
+                        _ => a.value.total_cmp(&b.value),
+                    };
+                    if op == "topk" {
+                        order.reverse()
+                    } else {
+                        order
+                    }
+                });
+                out.extend(ranked.into_iter().take(k.min(1e9) as usize));
+            }
+            _ => {
+                let values: Vec<f64> = members.iter().map(|s| s.value).collect();
+                let value = match op.as_str() {
+                    "sum" => kahan_sum(&values),
+                    "avg" => average(&values),
+                    "min" => values.iter().copied().fold(f64::NAN, |a, b| if a.is_nan() || b < a { b } else { a }),
+                    "max" => values.iter().copied().fold(f64::NAN, |a, b| if a.is_nan() || b > a { b } else { a }),
+                    "count" => values.len() as f64,
+                    "group" => 1.0,
+                    "stddev" => variance(&values).sqrt(),
+                    "stdvar" => variance(&values),
+                    _ => quantile(param.unwrap_or(f64::NAN), values),
+                };
+                out.push(Sample { labels: key, value });
+            }
+        }
+    }
+    Ok(Value::Vector(out))
+}
+
+/// The labels a sample is grouped by: those named in `by`, or all but those in `without`
+/// (and the metric name).
+fn group_key(labels: &Labels, modifier: Option<&LabelModifier>) -> Result<Labels, QueryError> {
+    let key = match modifier {
+        None => Labels::default(),
+        Some(LabelModifier::Include(by)) => {
+            Labels::unchecked(labels.iter().filter(|(name, _)| by.labels.iter().any(|l| l == name)))
+                .map_err(|error| execution(error.to_string()))?
+        }
+        Some(LabelModifier::Exclude(without)) => Labels::unchecked(
+            labels.iter().filter(|(name, _)| *name != "__name__" && !without.labels.iter().any(|l| l == name)),
+        )
+        .map_err(|error| execution(error.to_string()))?,
+    };
+    Ok(key)
+}
+
+/// Sum with Kahan compensation, as Prometheus sums, so large and small values mix exactly.
+pub fn kahan_sum(values: &[f64]) -> f64 {
+    let (mut sum, mut compensation) = (0.0f64, 0.0f64);
+    for value in values {
+        let t = sum + value;
+        if sum.abs() >= value.abs() {
+            compensation += (sum - t) + value;
+        } else {
+            compensation += (value - t) + sum;
+        }
+        sum = t;
+    }
+    if sum.is_infinite() {
+        sum
+    } else {
+        sum + compensation
+    }
+}
+
+fn average(values: &[f64]) -> f64 {
+    let sum = kahan_sum(values);
+    if sum.is_finite() || values.iter().any(|v| v.is_infinite() || v.is_nan()) {
+        sum / values.len() as f64
+    } else {
+        // The sum overflowed: fall back to an incremental mean.
+        crate::functions::mean(values)
+    }
+}

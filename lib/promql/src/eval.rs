@@ -1,0 +1,169 @@
+//! The evaluator: walks the parsed expression at one evaluation time. Selectors read from data
+//! fetched once per query (the whole range a range query needs), so a range query costs one
+//! storage read per selector, not one per step.
+
+use std::collections::HashMap;
+
+use promql_parser::{
+    label::MatchOp as ParsedOp,
+    parser::{Expr, MatrixSelector, Offset, VectorSelector},
+};
+use vigil_metricstore::{MatchOp, Matcher, SeriesSamples};
+
+use crate::{
+    aggregate, binary,
+    error::{execution, unsupported, QueryError},
+    functions,
+    value::{is_stale, Sample, Series, Value},
+};
+
+/// Where series come from.
+pub trait Storage {
+    /// Series matching every matcher with their samples in `[min_time, max_time]` (ms).
+    fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<SeriesSamples>;
+}
+
+impl Storage for vigil_metricstore::MetricStore {
+    fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<SeriesSamples> {
+        vigil_metricstore::MetricStore::select(self, matchers, min_time, max_time)
+    }
+}
+
+impl Storage for vigil_metricstore::Head {
+    fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<SeriesSamples> {
+        vigil_metricstore::Head::select(self, matchers, min_time, max_time)
+    }
+}
+
+/// Prometheus's default: an instant selector looks back this far for a series' last sample.
+pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
+
+pub struct Evaluator<'a> {
+    storage: &'a dyn Storage,
+    pub lookback_ms: i64,
+    /// The query's first and last evaluation times: what to prefetch.
+    start: i64,
+    end: i64,
+    fetched: HashMap<String, Vec<SeriesSamples>>,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(storage: &'a dyn Storage, start: i64, end: i64, lookback_ms: i64) -> Evaluator<'a> {
+        Evaluator { storage, lookback_ms, start, end, fetched: HashMap::new() }
+    }
+
+    pub fn eval(&mut self, expr: &Expr, time: i64) -> Result<Value, QueryError> {
+        match expr {
+            Expr::NumberLiteral(number) => Ok(Value::Scalar(number.val)),
+            Expr::StringLiteral(text) => Ok(Value::String(text.val.clone())),
+            Expr::Paren(paren) => self.eval(&paren.expr, time),
+            Expr::Unary(unary) => match self.eval(&unary.expr, time)? {
+                Value::Scalar(value) => Ok(Value::Scalar(-value)),
+                Value::Vector(samples) => Ok(Value::Vector(
+                    samples.into_iter().map(|s| Sample { labels: s.labels.without_name(), value: -s.value }).collect(),
+                )),
+                other => Err(execution(format!("unary minus needs a scalar or a vector, not a {}", other.type_name()))),
+            },
+            Expr::VectorSelector(selector) => self.instant_vector(selector, time).map(Value::Vector),
+            Expr::MatrixSelector(selector) => {
+                self.range_vector(selector, time).map(|(series, _)| Value::Matrix(series))
+            }
+            Expr::Call(call) => functions::call(self, call, time),
+            Expr::Aggregate(aggregation) => aggregate::eval(self, aggregation, time),
+            Expr::Binary(binary) => binary::eval(self, binary, time),
+            Expr::Subquery(_) => Err(unsupported("subqueries (expr[range:step])")),
+            Expr::Extension(_) => Err(unsupported("extension expressions")),
+        }
+    }
+
+    /// Each matching series' last sample in `(t - lookback, t]`, unless it is a stale marker.
+    pub fn instant_vector(&mut self, selector: &VectorSelector, time: i64) -> Result<Vec<Sample>, QueryError> {
+        let at = time - offset_ms(&selector.offset)?;
+        let lookback = self.lookback_ms;
+        let series = self.fetch(selector, lookback)?;
+        Ok(series
+            .iter()
+            .filter_map(|series| {
+                let end = series.samples.partition_point(|(t, _)| *t <= at);
+                let (t, value) = *series.samples[..end].last()?;
+                (t > at - lookback && !is_stale(value)).then(|| Sample { labels: series.labels.clone(), value })
+            })
+            .collect())
+    }
+
+    /// Each matching series' samples in `(t - range, t]` (stale markers left out), and that
+    /// window's end in ms.
+    pub fn range_vector(&mut self, selector: &MatrixSelector, time: i64) -> Result<(Vec<Series>, i64), QueryError> {
+        let range = selector.range.as_millis() as i64;
+        let at = time - offset_ms(&selector.vs.offset)?;
+        let series = self.fetch(&selector.vs, range)?;
+        let selected = series
+            .iter()
+            .filter_map(|series| {
+                let from = series.samples.partition_point(|(t, _)| *t <= at - range);
+                let to = series.samples.partition_point(|(t, _)| *t <= at);
+                let points: Vec<(i64, f64)> =
+                    series.samples[from..to].iter().copied().filter(|(_, value)| !is_stale(*value)).collect();
+                (!points.is_empty()).then(|| Series { labels: series.labels.clone(), points })
+            })
+            .collect();
+        Ok((selected, at))
+    }
+
+    /// The selector's series over the whole query, read once.
+    fn fetch(&mut self, selector: &VectorSelector, window: i64) -> Result<&Vec<SeriesSamples>, QueryError> {
+        if selector.at.is_some() {
+            return Err(unsupported("the @ modifier"));
+        }
+        let offset = offset_ms(&selector.offset)?;
+        let key = format!("{selector}|{window}");
+        if !self.fetched.contains_key(&key) {
+            let matchers = matchers_of(selector)?;
+            let series = self.storage.select(&matchers, self.start - offset - window, self.end - offset);
+            self.fetched.insert(key.clone(), series);
+        }
+        Ok(&self.fetched[&key])
+    }
+}
+
+pub fn offset_ms(offset: &Option<Offset>) -> Result<i64, QueryError> {
+    Ok(match offset {
+        None => 0,
+        Some(Offset::Pos(duration)) => duration.as_millis() as i64,
+        Some(Offset::Neg(duration)) => -(duration.as_millis() as i64),
+    })
+}
+
+fn matchers_of(selector: &VectorSelector) -> Result<Vec<Matcher>, QueryError> {
+    if !selector.matchers.or_matchers.is_empty() {
+        return Err(unsupported("'or' between label matchers"));
+    }
+    let mut matchers = Vec::new();
+    if let Some(name) = &selector.name {
+        matchers.push(Matcher::equal("__name__", name.clone()));
+    }
+    for matcher in &selector.matchers.matchers {
+        let op = match &matcher.op {
+            ParsedOp::Equal => MatchOp::Equal,
+            ParsedOp::NotEqual => MatchOp::NotEqual,
+            ParsedOp::Re(_) => MatchOp::Regex,
+            ParsedOp::NotRe(_) => MatchOp::NotRegex,
+        };
+        let matcher = Matcher::new(matcher.name.clone(), op, matcher.value.clone())
+            .map_err(|error| execution(format!("invalid regular expression {:?}: {error}", matcher.value)))?;
+        matchers.push(matcher);
+    }
+    Ok(matchers)
+}
+
+/// Refuses a vector holding two elements with the same labels (after a function or operator
+/// dropped the metric name), as Prometheus does.
+pub fn check_unique(samples: &[Sample]) -> Result<(), QueryError> {
+    let mut seen = std::collections::HashSet::new();
+    for sample in samples {
+        if !seen.insert(&sample.labels) {
+            return Err(execution("vector cannot contain metrics with the same labelset"));
+        }
+    }
+    Ok(())
+}

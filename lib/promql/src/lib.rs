@@ -1,0 +1,68 @@
+//! Vigil's PromQL engine. Queries are parsed by the `promql-parser` crate and evaluated here
+//! over a [`Storage`] (the metric store). The supported subset: selectors with every matcher
+//! type and `offset`; the functions listed in `functions.rs`; the aggregations in
+//! `aggregate.rs`; every binary operator with vector matching (`binary.rs`). Anything else
+//! answers [`QueryError::Unsupported`], never a wrong result.
+//!
+//! Start with [`instant_query`] and [`range_query`]; `eval.rs` walks the expression.
+
+mod aggregate;
+mod binary;
+mod error;
+mod eval;
+mod functions;
+mod value;
+
+use std::collections::BTreeMap;
+
+pub use error::QueryError;
+pub use eval::{Storage, DEFAULT_LOOKBACK_MS};
+pub use value::{is_stale, Sample, Series, Value, STALE_NAN_BITS};
+use vigil_metricstore::Labels;
+
+/// Parses `query` with the error text the parser gives (it names the position).
+pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
+    promql_parser::parser::parse(query).map_err(QueryError::Parse)
+}
+
+/// Evaluates `query` at `time` (ms).
+pub fn instant_query(storage: &dyn Storage, query: &str, time: i64) -> Result<Value, QueryError> {
+    let expr = parse(query)?;
+    eval::Evaluator::new(storage, time, time, DEFAULT_LOOKBACK_MS).eval(&expr, time)
+}
+
+/// Evaluates `query` at every `step` from `start` to `end` (ms, inclusive), one series per
+/// label set with its points in time order.
+pub fn range_query(
+    storage: &dyn Storage,
+    query: &str,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> Result<Vec<Series>, QueryError> {
+    if step <= 0 {
+        return Err(QueryError::Execution("step must be positive".into()));
+    }
+    let expr = parse(query)?;
+    let mut evaluator = eval::Evaluator::new(storage, start, end, DEFAULT_LOOKBACK_MS);
+    let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut time = start;
+    while time <= end {
+        match evaluator.eval(&expr, time)? {
+            Value::Scalar(value) => series.entry(Labels::default()).or_default().push((time, value)),
+            Value::Vector(samples) => {
+                for sample in samples {
+                    series.entry(sample.labels).or_default().push((time, sample.value));
+                }
+            }
+            other => {
+                return Err(QueryError::Execution(format!(
+                    "a range query needs a scalar or instant vector expression, not a {}",
+                    other.type_name()
+                )))
+            }
+        }
+        time += step;
+    }
+    Ok(series.into_iter().map(|(labels, points)| Series { labels, points }).collect())
+}
