@@ -9,7 +9,7 @@ use vigil_metricstore::Labels;
 use crate::{
     error::{execution, unsupported, QueryError},
     eval::Evaluator,
-    functions::{quantile, scalar_arg, variance},
+    functions::{average, kahan_sum, quantile, scalar_arg, variance},
     value::{Sample, Value},
 };
 
@@ -20,6 +20,9 @@ pub fn eval(evaluator: &mut Evaluator<'_>, aggregation: &AggregateExpr, time: i6
         (_, "sum" | "avg" | "min" | "max" | "count" | "group" | "stddev" | "stdvar") => None,
         _ => return Err(unsupported(format!("the aggregation {op}"))),
     };
+    if matches!(op.as_str(), "topk" | "bottomk") && param.is_some_and(f64::is_nan) {
+        return Err(execution(format!("{op}: the parameter value is NaN")));
+    }
     let samples = match evaluator.eval(&aggregation.expr, time)? {
         Value::Vector(samples) => samples,
         other => return Err(execution(format!("{op} needs an instant vector, not a {}", other.type_name()))),
@@ -34,7 +37,7 @@ pub fn eval(evaluator: &mut Evaluator<'_>, aggregation: &AggregateExpr, time: i6
         match op.as_str() {
             "topk" | "bottomk" => {
                 let k = param.unwrap_or(f64::NAN);
-                if !(k >= 1.0) {
+                if k.is_nan() || k < 1.0 {
                     continue;
                 }
                 let mut ranked = members;
@@ -89,33 +92,4 @@ fn group_key(labels: &Labels, modifier: Option<&LabelModifier>) -> Result<Labels
         .map_err(|error| execution(error.to_string()))?,
     };
     Ok(key)
-}
-
-/// Sum with Kahan compensation, as Prometheus sums, so large and small values mix exactly.
-pub fn kahan_sum(values: &[f64]) -> f64 {
-    let (mut sum, mut compensation) = (0.0f64, 0.0f64);
-    for value in values {
-        let t = sum + value;
-        if sum.abs() >= value.abs() {
-            compensation += (sum - t) + value;
-        } else {
-            compensation += (value - t) + sum;
-        }
-        sum = t;
-    }
-    if sum.is_infinite() {
-        sum
-    } else {
-        sum + compensation
-    }
-}
-
-fn average(values: &[f64]) -> f64 {
-    let sum = kahan_sum(values);
-    if sum.is_finite() || values.iter().any(|v| v.is_infinite() || v.is_nan()) {
-        sum / values.len() as f64
-    } else {
-        // The sum overflowed: fall back to an incremental mean.
-        crate::functions::mean(values)
-    }
 }

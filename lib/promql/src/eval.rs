@@ -59,9 +59,14 @@ impl<'a> Evaluator<'a> {
             Expr::Paren(paren) => self.eval(&paren.expr, time),
             Expr::Unary(unary) => match self.eval(&unary.expr, time)? {
                 Value::Scalar(value) => Ok(Value::Scalar(-value)),
-                Value::Vector(samples) => Ok(Value::Vector(
-                    samples.into_iter().map(|s| Sample { labels: s.labels.without_name(), value: -s.value }).collect(),
-                )),
+                Value::Vector(samples) => {
+                    let negated: Vec<Sample> = samples
+                        .into_iter()
+                        .map(|s| Sample { labels: s.labels.without_name(), value: -s.value })
+                        .collect();
+                    check_unique(&negated)?;
+                    Ok(Value::Vector(negated))
+                }
                 other => Err(execution(format!("unary minus needs a scalar or a vector, not a {}", other.type_name()))),
             },
             Expr::VectorSelector(selector) => self.instant_vector(selector, time).map(Value::Vector),

@@ -7,7 +7,7 @@ use vigil_metricstore::Labels;
 
 use crate::{
     error::{execution, unsupported, QueryError},
-    eval::{check_unique, Evaluator},
+    eval::Evaluator,
     value::{Sample, Series, Value},
 };
 
@@ -81,9 +81,9 @@ pub fn call(evaluator: &mut Evaluator<'_>, call: &Call, time: i64) -> Result<Val
         }
         other => return Err(unsupported(format!("the function {other}()"))),
     };
-    if let Value::Vector(samples) = &result {
-        check_unique(samples)?;
-    }
+    // Two results with the same labels (their names dropped) are refused at the end of the
+    // query, not here: an aggregation on top may still tell them apart or merge them, as in
+    // Prometheus 3, which drops names late.
     Ok(result)
 }
 
@@ -125,6 +125,10 @@ fn over_time(
     q: Option<f64>,
     time: i64,
 ) -> Result<Value, QueryError> {
+    let mut expr = expr;
+    while let Expr::Paren(paren) = expr {
+        expr = &paren.expr;
+    }
     let Expr::MatrixSelector(selector) = expr else {
         return Err(match expr {
             Expr::Subquery(_) => unsupported("subqueries (expr[range:step])"),
@@ -141,10 +145,10 @@ fn over_time(
             "increase" => extrapolated(&points, end - range, end, true, false),
             "delta" => extrapolated(&points, end - range, end, false, false),
             "irate" | "idelta" => instant_delta(&points, name == "irate"),
-            "avg_over_time" => Some(mean(&values)),
+            "avg_over_time" => Some(average(&values)),
             "min_over_time" => values.iter().copied().reduce(|a, b| if b < a || a.is_nan() { b } else { a }),
             "max_over_time" => values.iter().copied().reduce(|a, b| if b > a || a.is_nan() { b } else { a }),
-            "sum_over_time" => Some(values.iter().sum()),
+            "sum_over_time" => Some(kahan_sum(&values)),
             "count_over_time" => Some(values.len() as f64),
             "last_over_time" => values.last().copied(),
             "present_over_time" => Some(1.0),
@@ -260,7 +264,13 @@ pub fn quantile(q: f64, mut values: Vec<f64>) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    values.sort_by(|a, b| a.total_cmp(b));
+    // NaN sorts first, as in Prometheus.
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.total_cmp(b),
+    });
     let rank = q * (values.len() - 1) as f64;
     let lower = rank.floor().max(0.0) as usize;
     let upper = (lower + 1).min(values.len() - 1);
@@ -275,13 +285,12 @@ fn absent(evaluator: &mut Evaluator<'_>, expr: &Expr, time: i64) -> Result<Value
     // The labels the selector pinned with `=` (each once) describe what is absent.
     let mut pinned: BTreeMap<String, Option<String>> = BTreeMap::new();
     if let Expr::VectorSelector(selector) = expr {
-        for matcher in &selector.matchers.matchers {
-            if matcher.name != "__name__" && matches!(matcher.op, promql_parser::label::MatchOp::Equal) {
-                pinned
-                    .entry(matcher.name.clone())
-                    .and_modify(|value| *value = None)
-                    .or_insert(Some(matcher.value.clone()));
-            }
+        for matcher in selector.matchers.matchers.iter().filter(|m| m.name != "__name__") {
+            let equal = matches!(matcher.op, promql_parser::label::MatchOp::Equal);
+            pinned
+                .entry(matcher.name.clone())
+                .and_modify(|value| *value = None)
+                .or_insert(equal.then(|| matcher.value.clone()));
         }
     }
     let labels = Labels::unchecked(pinned.into_iter().filter_map(|(name, value)| Some((name, value?))))
@@ -291,16 +300,31 @@ fn absent(evaluator: &mut Evaluator<'_>, expr: &Expr, time: i64) -> Result<Value
 
 /// histogram_quantile over classic buckets (`le` labels), per group of the other labels.
 fn histogram_quantile(q: f64, samples: Vec<Sample>) -> Result<Value, QueryError> {
-    let mut groups: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
+    // Per group: bucket label text → (bound, count). The same text twice is two series that
+    // differ only by name; the same bound written two ways ("0.1", "1e-1") is one bucket.
+    let mut groups: BTreeMap<Labels, BTreeMap<String, (f64, f64)>> = BTreeMap::new();
     for sample in samples {
-        let Some(bound) = sample.labels.get("le").and_then(parse_bound) else { continue };
+        let Some(le) = sample.labels.get("le") else { continue };
+        let Some(bound) = parse_bound(le) else { continue };
         let group = Labels::unchecked(sample.labels.iter().filter(|(n, _)| *n != "le" && *n != "__name__"))
             .map_err(|error| execution(error.to_string()))?;
-        groups.entry(group).or_default().push((bound, sample.value));
+        if groups.entry(group).or_default().insert(le.to_string(), (bound, sample.value)).is_some() {
+            return Err(execution("vector cannot contain metrics with the same labelset"));
+        }
     }
-    Ok(Value::Vector(
-        groups.into_iter().map(|(labels, buckets)| Sample { labels, value: bucket_quantile(q, buckets) }).collect(),
-    ))
+    let groups = groups.into_iter().map(|(labels, by_text)| {
+        let mut merged: Vec<(f64, f64)> = Vec::new();
+        let mut buckets: Vec<(f64, f64)> = by_text.into_values().collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (bound, count) in buckets {
+            match merged.last_mut() {
+                Some(last) if last.0 == bound => last.1 += count,
+                _ => merged.push((bound, count)),
+            }
+        }
+        (labels, merged)
+    });
+    Ok(Value::Vector(groups.map(|(labels, buckets)| Sample { labels, value: bucket_quantile(q, buckets) }).collect()))
 }
 
 fn parse_bound(text: &str) -> Option<f64> {
@@ -349,4 +373,33 @@ fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
         rank -= buckets[index - 1].1;
     }
     start + (end - start) * (rank / count)
+}
+
+/// Sum with Kahan compensation, as Prometheus sums, so large and small values mix exactly.
+pub fn kahan_sum(values: &[f64]) -> f64 {
+    let (mut sum, mut compensation) = (0.0f64, 0.0f64);
+    for value in values {
+        let t = sum + value;
+        if sum.abs() >= value.abs() {
+            compensation += (sum - t) + value;
+        } else {
+            compensation += (value - t) + sum;
+        }
+        sum = t;
+    }
+    if sum.is_infinite() {
+        sum
+    } else {
+        sum + compensation
+    }
+}
+
+pub fn average(values: &[f64]) -> f64 {
+    let sum = kahan_sum(values);
+    if sum.is_finite() || values.iter().any(|v| v.is_infinite() || v.is_nan()) {
+        sum / values.len() as f64
+    } else {
+        // The sum overflowed: fall back to an incremental mean.
+        mean(values)
+    }
 }

@@ -28,7 +28,11 @@ pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
 /// Evaluates `query` at `time` (ms).
 pub fn instant_query(storage: &dyn Storage, query: &str, time: i64) -> Result<Value, QueryError> {
     let expr = parse(query)?;
-    eval::Evaluator::new(storage, time, time, DEFAULT_LOOKBACK_MS).eval(&expr, time)
+    let value = eval::Evaluator::new(storage, time, time, DEFAULT_LOOKBACK_MS).eval(&expr, time)?;
+    if let Value::Vector(samples) = &value {
+        eval::check_unique(samples)?;
+    }
+    Ok(value)
 }
 
 /// Evaluates `query` at every `step` from `start` to `end` (ms, inclusive), one series per
@@ -51,6 +55,7 @@ pub fn range_query(
         match evaluator.eval(&expr, time)? {
             Value::Scalar(value) => series.entry(Labels::default()).or_default().push((time, value)),
             Value::Vector(samples) => {
+                eval::check_unique(&samples)?;
                 for sample in samples {
                     series.entry(sample.labels).or_default().push((time, sample.value));
                 }
