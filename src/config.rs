@@ -40,6 +40,8 @@ impl Default for VigilConfig {
 pub struct BusConfig {
     /// The topic log messages travel on.
     pub logs_topic: String,
+    /// The topic metric samples travel on.
+    pub metrics_topic: String,
     /// Partitions of each topic of the embedded bus (one index per partition).
     pub partitions: u32,
     /// Segment size of the embedded bus, in bytes.
@@ -55,6 +57,7 @@ impl Default for BusConfig {
         let embedded = vigil_bus::embedded::EmbeddedConfig::default();
         BusConfig {
             logs_topic: vigil_bus::LOGS_TOPIC.to_string(),
+            metrics_topic: vigil_bus::METRICS_TOPIC.to_string(),
             partitions: embedded.partitions,
             segment_bytes: embedded.segment_bytes,
             max_message_bytes: 64 << 20,
@@ -64,6 +67,10 @@ impl Default for BusConfig {
 }
 
 impl VigilConfig {
+    pub fn metrics_dir(&self) -> PathBuf {
+        self.data_dir.join("metrics")
+    }
+
     pub fn logs_dir(&self) -> PathBuf {
         self.data_dir.join("logs")
     }

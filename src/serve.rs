@@ -89,6 +89,10 @@ pub async fn run(
     };
 
     let mut router = Router::new().merge(vigil_common::http::observability_routes());
+    // The metric store lives with the pipeline that writes it; a query role in the same
+    // process reads it.
+    let metric_store =
+        if roles.pipeline || roles.query { Some(open_metric_store(&config.metrics_dir()).await?) } else { None };
     if roles.ingest {
         let producer = match &bus {
             Some(Bus::Embedded(bus)) => Producer::Embedded(bus.clone()),
@@ -96,13 +100,21 @@ pub async fn run(
             None => unreachable!("open_bus opens a bus whenever ingest or pipeline runs"),
         };
         router = router.merge(vigil_pipeline::ingest::router(
-            producer,
+            producer.clone(),
             &config.bus.logs_topic,
+            vigil_pipeline::ingest::DEFAULT_MAX_BODY_BYTES,
+        ));
+        router = router.merge(vigil_pipeline::remote_write::router(
+            producer,
+            &config.bus.metrics_topic,
             vigil_pipeline::ingest::DEFAULT_MAX_BODY_BYTES,
         ));
     }
     if roles.query {
         router = router.merge(vigil_query::router(&config.logs_dir(), config.query.clone()));
+        if let Some(store) = &metric_store {
+            router = router.merge(vigil_query::prometheus::router(store.clone()));
+        }
     }
     let registry = if roles.registry {
         let advertise = match config.registry.advertise.as_str() {
@@ -129,7 +141,28 @@ pub async fn run(
             None => unreachable!("open_bus opens a bus whenever ingest or pipeline runs"),
         };
         let task = vigil_pipeline::run(config.pipeline.clone(), config.logs_dir(), consumer, stopped(stop_rx.clone()));
-        Some(tokio::spawn(task))
+        let logs = tokio::spawn(task);
+        let store = metric_store.clone().expect("the metric store is open when the pipeline runs");
+        let resume = vigil_pipeline::metrics_resume_fn(store.clone());
+        let topic = &config.bus.metrics_topic;
+        let consumer = match &bus {
+            Some(Bus::Embedded(bus)) => Consumer::Embedded(bus.consumer(topic, resume)?),
+            Some(Bus::Kafka(kafka)) => {
+                // Its own group member: two consumers with one static id would fence each other.
+                let mut kafka = kafka.clone();
+                kafka.group_id = format!("{}-metrics", kafka.group_id);
+                kafka.instance_id = kafka.instance_id.map(|id| format!("{id}-metrics"));
+                Consumer::Kafka(KafkaConsumer::new(&kafka, topic, resume)?)
+            }
+            None => unreachable!("open_bus opens a bus whenever ingest or pipeline runs"),
+        };
+        let metrics = tokio::spawn(vigil_pipeline::run_metrics(store, consumer, stopped(stop_rx.clone())));
+        // Either stage failing ends the pipeline role (and the process).
+        Some(tokio::spawn(async move {
+            let logs = async { logs.await.context("log pipeline task panicked")? };
+            let metrics = async { metrics.await.context("metrics task panicked")? };
+            tokio::try_join!(logs, metrics).map(|_| ())
+        }))
     } else {
         None
     };
@@ -154,6 +187,23 @@ pub async fn run(
         tracing::error!(error = %format!("{error:#}"), "vigil stopped with an error");
     }
     result
+}
+
+/// Opens the metric store, replaying its log (on a blocking thread: it may be long).
+async fn open_metric_store(dir: &std::path::Path) -> anyhow::Result<std::sync::Arc<vigil_metricstore::MetricStore>> {
+    let path = dir.to_path_buf();
+    let (store, recovered) = tokio::task::spawn_blocking(move || vigil_metricstore::MetricStore::open(&path))
+        .await
+        .context("metric store thread panicked")?
+        .with_context(|| format!("failed to open the metric store at {}", dir.display()))?;
+    if recovered.truncated_bytes > 0 {
+        tracing::warn!(
+            bytes = recovered.truncated_bytes,
+            "cut a torn tail off the metric store's log (never acknowledged)"
+        );
+    }
+    tracing::info!(series = recovered.series, samples = recovered.samples, "metric store opened");
+    Ok(std::sync::Arc::new(store))
 }
 
 fn open_bus(config: &VigilConfig, roles: Roles) -> anyhow::Result<Option<Bus>> {

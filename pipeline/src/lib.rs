@@ -12,7 +12,10 @@ pub mod enrich;
 pub mod indexer;
 pub mod ingest;
 mod metrics;
+mod metrics_run;
+pub mod remote_write;
 mod run;
 
 pub use config::PipelineConfig;
+pub use metrics_run::{metrics_resume_fn, run_metrics};
 pub use run::{resume_fn, run};

@@ -14,3 +14,10 @@ pub const COMMIT_SECONDS: &str = "vigil_pipeline_commit_seconds";
 pub const INGEST_REQUESTS_TOTAL: &str = "vigil_pipeline_ingest_requests_total";
 pub const INGEST_BYTES_TOTAL: &str = "vigil_pipeline_ingest_bytes_total";
 pub const SPLITS_DELETED_TOTAL: &str = "vigil_pipeline_splits_deleted_total";
+/// Remote-write series refused for invalid labels (counted, named in the 400 answer).
+pub const REMOTE_WRITE_SERIES_REFUSED_TOTAL: &str = "vigil_pipeline_remote_write_series_refused_total";
+/// Metric samples stored in the metric store.
+pub const METRIC_SAMPLES_STORED_TOTAL: &str = "vigil_pipeline_metric_samples_stored_total";
+/// Metric samples not stored, by `reason` (out_of_order, conflicting, invalid_labels,
+/// undecodable, newer_schema); duplicates of stored samples are not counted here.
+pub const METRIC_SAMPLES_REFUSED_TOTAL: &str = "vigil_pipeline_metric_samples_refused_total";

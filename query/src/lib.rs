@@ -1,4 +1,5 @@
-//! The query service: the log search API over the log store.
+//! The query service: the log search API over the log store, and the Prometheus API over the
+//! metric store (`prometheus/`).
 //!
 //! `GET /api/v1/logs/search`, `/histogram`, `/context` and `/tail` (server-sent events). Start
 //! at [`router`]; each endpoint is one file under `handlers/`, request parameters are read
@@ -8,6 +9,7 @@ pub mod config;
 mod error;
 mod handlers;
 pub mod params;
+pub mod prometheus;
 
 use std::{path::Path, sync::Arc};
 

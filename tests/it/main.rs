@@ -10,5 +10,6 @@ mod invariants;
 mod kafka;
 mod linearizability;
 mod loghub;
+mod metrics;
 mod policies;
 mod registry;

@@ -18,6 +18,8 @@ pub use error::BusError;
 
 /// The topic log batches travel on.
 pub const LOGS_TOPIC: &str = "vigil.logs.v1";
+/// The topic metric samples travel on (`MetricBatch`, protobuf).
+pub const METRICS_TOPIC: &str = "vigil.metrics.v1";
 
 /// A message to append.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -7,6 +7,7 @@
 pub mod content_type;
 pub mod error;
 pub mod logs;
+pub mod metrics;
 pub mod policy;
 pub mod registry;
 pub mod search;

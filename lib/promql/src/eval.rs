@@ -139,7 +139,7 @@ pub fn offset_ms(offset: &Option<Offset>) -> Result<i64, QueryError> {
     })
 }
 
-fn matchers_of(selector: &VectorSelector) -> Result<Vec<Matcher>, QueryError> {
+pub(crate) fn matchers_of(selector: &VectorSelector) -> Result<Vec<Matcher>, QueryError> {
     if !selector.matchers.or_matchers.is_empty() {
         return Err(unsupported("'or' between label matchers"));
     }

@@ -25,6 +25,14 @@ pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
     promql_parser::parser::parse(query).map_err(QueryError::Parse)
 }
 
+/// The matchers of a series selector such as `up{job="node"}` (the `match[]` of the series API).
+pub fn selector_matchers(selector: &str) -> Result<Vec<vigil_metricstore::Matcher>, QueryError> {
+    match parse(selector)? {
+        promql_parser::parser::Expr::VectorSelector(selector) => eval::matchers_of(&selector),
+        _ => Err(QueryError::Parse(format!("{selector:?} is not a series selector such as up{{job=\"node\"}}"))),
+    }
+}
+
 /// Evaluates `query` at `time` (ms).
 pub fn instant_query(storage: &dyn Storage, query: &str, time: i64) -> Result<Value, QueryError> {
     let expr = parse(query)?;

@@ -1,0 +1,111 @@
+//! One handler per Prometheus API endpoint. Queries run on a blocking thread: evaluation reads
+//! and decodes chunks.
+
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    extract::{Path, State},
+    response::Response,
+};
+use serde_json::{json, Value as Json_};
+use vigil_metricstore::{Labels, MetricStore};
+
+use super::{
+    answer::{instant_data, labels_json, matrix_data, success, PromError},
+    params::{parse_duration_ms, Params},
+};
+
+type Store = State<Arc<MetricStore>>;
+
+/// Range queries over more points than this are refused, as Prometheus does (11,000).
+const MAX_POINTS: i64 = 11_000;
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, PromError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| PromError::internal(format!("query thread failed: {error}")))
+}
+
+pub async fn query(State(store): Store, params: Params) -> Result<Response, PromError> {
+    let query = params.required("query")?.to_string();
+    let time = params.time_ms("time", now_ms())?;
+    let value = blocking(move || vigil_promql::instant_query(store.as_ref(), &query, time)).await??;
+    Ok(success(instant_data(value, time)))
+}
+
+pub async fn query_range(State(store): Store, params: Params) -> Result<Response, PromError> {
+    let query = params.required("query")?.to_string();
+    let start = params.time_ms("start", i64::MIN).and_then(|t| {
+        if t == i64::MIN {
+            Err(PromError::bad_data("missing parameter \"start\""))
+        } else {
+            Ok(t)
+        }
+    })?;
+    let end = params.time_ms("end", i64::MIN).and_then(|t| {
+        if t == i64::MIN {
+            Err(PromError::bad_data("missing parameter \"end\""))
+        } else {
+            Ok(t)
+        }
+    })?;
+    let step_text = params.required("step")?;
+    let step = parse_duration_ms(step_text).ok_or_else(|| {
+        PromError::bad_data(format!("invalid parameter \"step\": cannot parse {step_text:?} to a valid duration"))
+    })?;
+    if end < start {
+        return Err(PromError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
+    }
+    if (end - start) / step > MAX_POINTS {
+        return Err(PromError::bad_data(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let series = blocking(move || vigil_promql::range_query(store.as_ref(), &query, start, end, step)).await??;
+    Ok(success(matrix_data(&series)))
+}
+
+/// The series matching any of the `match[]` selectors (those with samples in the range).
+pub async fn series(State(store): Store, params: Params) -> Result<Response, PromError> {
+    let selectors: Vec<String> = params.all("match[]").into_iter().map(str::to_string).collect();
+    if selectors.is_empty() {
+        return Err(PromError::bad_data("no match[] parameter provided"));
+    }
+    let start = params.time_ms("start", 0)?;
+    let end = params.time_ms("end", i64::MAX / 2)?;
+    let found = blocking(move || -> Result<Vec<Labels>, PromError> {
+        let mut all = std::collections::BTreeSet::new();
+        for selector in &selectors {
+            all.extend(select_labels(&store, selector, start, end)?);
+        }
+        Ok(all.into_iter().collect())
+    })
+    .await??;
+    Ok(success(Json_::Array(found.iter().map(labels_json).collect())))
+}
+
+pub async fn labels(State(store): Store) -> Result<Response, PromError> {
+    Ok(success(json!(store.label_names())))
+}
+
+pub async fn label_values(State(store): Store, Path(name): Path<String>) -> Result<Response, PromError> {
+    Ok(success(json!(store.label_values(&name))))
+}
+
+/// Metric metadata (type, help, unit). Not stored yet: an empty answer, which clients read as
+/// "no metadata".
+pub async fn metadata() -> Result<Response, PromError> {
+    Ok(success(json!({})))
+}
+
+fn select_labels(store: &MetricStore, selector: &str, start: i64, end: i64) -> Result<Vec<Labels>, PromError> {
+    let matchers = vigil_promql::selector_matchers(selector)?;
+    Ok(store.select(&matchers, start, end).into_iter().map(|s| s.labels).collect())
+}

@@ -1,0 +1,148 @@
+//! Metrics through `vigil up`: Prometheus remote write in, the bus, the metric store, and the
+//! Prometheus query API out; a SIGKILL in between loses nothing and duplicates nothing.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prost::Message as _;
+use serde_json::Value;
+use vigil_model::metrics::{Label, Sample, TimeSeries, WriteRequest};
+use vigil_testkit::wait_until;
+
+use crate::helpers::TestApp;
+
+fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+    TimeSeries {
+        labels: pairs.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect(),
+        samples: samples.iter().map(|(t, v)| Sample { timestamp: *t, value: *v }).collect(),
+    }
+}
+
+async fn remote_write(app: &TestApp, timeseries: Vec<TimeSeries>) -> (u16, String) {
+    let body = snap::raw::Encoder::new().compress_vec(&WriteRequest { timeseries }.encode_to_vec()).expect("snappy");
+    let response = app
+        .client
+        .post(format!("{}/api/v1/write", app.base))
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "snappy")
+        .header("x-prometheus-remote-write-version", "0.1.0")
+        .body(body)
+        .send()
+        .await
+        .expect("remote write answered");
+    (response.status().as_u16(), response.text().await.unwrap_or_default())
+}
+
+async fn prom(app: &TestApp, path: &str, params: &[(&str, String)]) -> (u16, Value) {
+    let response = app.client.get(format!("{}{path}", app.base)).query(params).send().await.expect("query answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The query's vector result as (labels, value).
+async fn instant(app: &TestApp, query: &str, time: f64) -> Vec<(Value, f64)> {
+    let (status, body) = prom(app, "/api/v1/query", &[("query", query.to_string()), ("time", time.to_string())]).await;
+    assert_eq!(status, 200, "{query}: {body}");
+    body["data"]["result"]
+        .as_array()
+        .map(|result| {
+            result
+                .iter()
+                .map(|r| (r["metric"].clone(), r["value"][1].as_str().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn remote_written_samples_are_queryable_through_the_prometheus_api_and_survive_a_kill() {
+    let mut app = TestApp::up().await;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as i64;
+    let start = now - now % 15_000 - 300_000;
+    // A counter growing by 30 every 15 s on two instances, for 5 minutes.
+    let points =
+        |per_step: f64| -> Vec<(i64, f64)> { (0..=20).map(|i| (start + i * 15_000, per_step * i as f64)).collect() };
+    let (status, body) = remote_write(
+        &app,
+        vec![
+            series(&[("__name__", "http_requests_total"), ("job", "api"), ("instance", "a")], &points(30.0)),
+            series(&[("__name__", "http_requests_total"), ("job", "api"), ("instance", "b")], &points(60.0)),
+            series(&[("__name__", "bad-name"), ("job", "api")], &points(1.0)),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "an invalid series is refused by name: {body}");
+    assert!(body.contains("bad-name") && body.contains("1 series refused"), "{body}");
+
+    let at = (start + 300_000) as f64 / 1000.0;
+    wait_until("the samples to be queryable", Duration::from_secs(20), || async {
+        (instant(&app, "http_requests_total", at).await.len() == 2).then_some(())
+    })
+    .await;
+    // 30 per 15 s is 2/s; the sum over both instances 6/s.
+    let rate = instant(&app, "sum by (job) (rate(http_requests_total[1m]))", at).await;
+    assert_eq!(rate.len(), 1, "{rate:?}");
+    assert_eq!(rate[0].0["job"], "api");
+    assert!((rate[0].1 - 6.0).abs() < 1e-9, "{rate:?}");
+
+    // A range query has one point per step.
+    let (status, body) = prom(
+        &app,
+        "/api/v1/query_range",
+        &[
+            ("query", "http_requests_total{instance=\"a\"}".into()),
+            ("start", ((start + 60_000) as f64 / 1000.0).to_string()),
+            ("end", at.to_string()),
+            ("step", "60s".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["resultType"], "matrix");
+    let values = body["data"]["result"][0]["values"].as_array().expect("values");
+    assert_eq!(values.len(), 5, "{body}");
+    assert_eq!(values[4][1], "600", "{body}");
+
+    // Series, labels and label values, as Grafana asks for them.
+    let (_, body) = prom(&app, "/api/v1/series", &[("match[]", "http_requests_total".into())]).await;
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(2), "{body}");
+    let (_, body) = prom(&app, "/api/v1/labels", &[]).await;
+    assert_eq!(body["data"], serde_json::json!(["__name__", "instance", "job"]), "{body}");
+    let (_, body) = prom(&app, "/api/v1/label/instance/values", &[]).await;
+    assert_eq!(body["data"], serde_json::json!(["a", "b"]), "{body}");
+
+    // Errors in Prometheus's format: a syntax error names the place; outside the subset says so.
+    let (status, body) = prom(&app, "/api/v1/query", &[("query", "sum(rate(x[1m])".into())]).await;
+    assert_eq!(
+        (status, body["status"].as_str(), body["errorType"].as_str()),
+        (400, Some("error"), Some("bad_data")),
+        "{body}"
+    );
+    let (status, body) =
+        prom(&app, "/api/v1/query", &[("query", "label_replace(up, \"a\", \"b\", \"c\", \"d\")".into())]).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap_or("").contains("not supported"), "{body}");
+
+    // SIGKILL: the acknowledged samples come back from the log, once each.
+    app.process.kill();
+    app.restart().await;
+    let counts = instant(&app, "count_over_time(http_requests_total[10m])", at).await;
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert!(counts.iter().all(|(_, count)| *count == 21.0), "every sample once: {counts:?}");
+    // The same samples sent again (a sender retrying) are not stored twice; a marker series in
+    // the same request shows when the pipeline has taken it.
+    let (status, body) = remote_write(
+        &app,
+        vec![
+            series(&[("__name__", "http_requests_total"), ("job", "api"), ("instance", "a")], &points(30.0)),
+            series(&[("__name__", "resent_marker")], &[(start + 300_000, 1.0)]),
+        ],
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    wait_until("the resent batch to be stored", Duration::from_secs(20), || async {
+        (!instant(&app, "resent_marker", at).await.is_empty()).then_some(())
+    })
+    .await;
+    let counts = instant(&app, "count_over_time(http_requests_total{instance=\"a\"}[10m])", at).await;
+    assert_eq!(counts[0].1, 21.0, "a resent batch is stored once: {counts:?}");
+}
