@@ -6,4 +6,5 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+mod self_scrape;
 pub mod serve;

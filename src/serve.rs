@@ -157,6 +157,19 @@ pub async fn run(
             None => unreachable!("open_bus opens a bus whenever ingest or pipeline runs"),
         };
         let metrics = tokio::spawn(vigil_pipeline::run_metrics(store, consumer, stopped(stop_rx.clone())));
+        // The node that stores metrics watches itself too.
+        let producer = match &bus {
+            Some(Bus::Embedded(bus)) => Producer::Embedded(bus.clone()),
+            Some(Bus::Kafka(kafka)) => Producer::Kafka(KafkaProducer::new(kafka)?),
+            None => unreachable!("open_bus opens a bus whenever ingest or pipeline runs"),
+        };
+        let instance = listener.local_addr()?.to_string();
+        tokio::spawn(crate::self_scrape::run(
+            producer,
+            config.bus.metrics_topic.clone(),
+            instance,
+            stopped(stop_rx.clone()),
+        ));
         // Either stage failing ends the pipeline role (and the process).
         Some(tokio::spawn(async move {
             let logs = async { logs.await.context("log pipeline task panicked")? };

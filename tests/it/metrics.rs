@@ -106,9 +106,11 @@ async fn remote_written_samples_are_queryable_through_the_prometheus_api_and_sur
     let (_, body) = prom(&app, "/api/v1/series", &[("match[]", "http_requests_total".into())]).await;
     assert_eq!(body["data"].as_array().map(Vec::len), Some(2), "{body}");
     let (_, body) = prom(&app, "/api/v1/labels", &[]).await;
-    assert_eq!(body["data"], serde_json::json!(["__name__", "instance", "job"]), "{body}");
+    let names: Vec<&str> = body["data"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    assert!(["__name__", "instance", "job"].iter().all(|n| names.contains(n)), "{body}");
     let (_, body) = prom(&app, "/api/v1/label/instance/values", &[]).await;
-    assert_eq!(body["data"], serde_json::json!(["a", "b"]), "{body}");
+    let values: Vec<&str> = body["data"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    assert!(values.contains(&"a") && values.contains(&"b"), "{body}");
 
     // Errors in Prometheus's format: a syntax error names the place; outside the subset says so.
     let (status, body) = prom(&app, "/api/v1/query", &[("query", "sum(rate(x[1m])".into())]).await;
@@ -121,6 +123,17 @@ async fn remote_written_samples_are_queryable_through_the_prometheus_api_and_sur
         prom(&app, "/api/v1/query", &[("query", "label_replace(up, \"a\", \"b\", \"c\", \"d\")".into())]).await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"].as_str().unwrap_or("").contains("not supported"), "{body}");
+
+    // vigil up scrapes its own /metrics into the same store.
+    let now_s = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64();
+    let own = wait_until("vigil's own metrics to be stored", Duration::from_secs(30), || async {
+        let up = instant(&app, "up{job=\"vigil\"}", now_s).await;
+        (!up.is_empty()).then_some(up)
+    })
+    .await;
+    assert_eq!(own[0].1, 1.0, "{own:?}");
+    let own = instant(&app, "scrape_duration_seconds{job=\"vigil\"}", now_s).await;
+    assert!(own.first().is_some_and(|(_, v)| *v >= 0.0 && *v < 10.0), "the scrape is timed: {own:?}");
 
     // SIGKILL: the acknowledged samples come back from the log, once each.
     app.process.kill();
