@@ -10,7 +10,7 @@ use clap::{error::ErrorKind, Args, CommandFactory, Parser, Subcommand};
 
 use crate::config::{self, AgentConfig, HttpOutput, InputConfig, KafkaOutput, ReadFrom};
 
-/// Tails log files and ships their lines to Vigil.
+/// Tails log files and scrapes Prometheus endpoints, and ships both to Vigil.
 #[derive(Debug, Parser)]
 #[command(name = "vigil-agent", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -66,6 +66,9 @@ pub struct RunArgs {
     /// Serve /health and /metrics on this address.
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<String>,
+    /// Prometheus endpoint to scrape every 15 s (repeatable), e.g. http://127.0.0.1:9100/metrics.
+    #[arg(long = "scrape", value_name = "URL")]
+    pub scrape: Vec<String>,
     /// Where files without a checkpoint start when the agent starts [default: beginning].
     #[arg(long, value_enum, value_name = "WHERE")]
     pub read_from: Option<ReadFrom>,
@@ -117,6 +120,9 @@ impl RunArgs {
                 service: self.service.unwrap_or_default(),
                 labels: Default::default(),
             }];
+        }
+        if !self.scrape.is_empty() {
+            config.scrape = self.scrape.into_iter().map(config::ScrapeConfig::new).collect();
         }
         config.labels.extend(self.labels);
         if let Some(host) = self.host {

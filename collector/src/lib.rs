@@ -25,6 +25,7 @@ pub mod discover;
 pub mod file_task;
 pub mod framing;
 pub mod metrics;
+pub mod scrape;
 pub mod ship;
 pub mod tailer;
 

@@ -20,3 +20,11 @@ pub const FILE_TRUNCATIONS_TOTAL: &str = "vigil_agent_file_truncations_total";
 pub const FILES_OPEN: &str = "vigil_agent_files_open";
 /// Failed writes of `checkpoints.json` (retried at the next interval).
 pub const CHECKPOINT_WRITE_ERRORS_TOTAL: &str = "vigil_agent_checkpoint_write_errors_total";
+/// Scrapes of Prometheus endpoints, by `result` (`ok`, `failed`).
+pub const SCRAPES_TOTAL: &str = "vigil_agent_scrapes_total";
+/// Malformed exposition lines skipped (each is logged with the target and line number).
+pub const SCRAPE_BAD_LINES_TOTAL: &str = "vigil_agent_scrape_bad_lines_total";
+/// Scraped samples acknowledged by the server or broker.
+pub const SCRAPE_SAMPLES_SENT_TOTAL: &str = "vigil_agent_scrape_samples_sent_total";
+/// Scrape results dropped because the output stayed down past the queue's bound (oldest first).
+pub const SCRAPE_BATCHES_DROPPED_TOTAL: &str = "vigil_agent_scrape_batches_dropped_total";

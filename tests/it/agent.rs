@@ -11,7 +11,7 @@ use vigil_testkit::{unique_name, wait_until, Broker, BrokerStorage, Process};
 use crate::helpers::{assert_each_seq_once, grep_count, kafka_config, lines_of, TestApp};
 
 /// `target/<profile>/vigil-agent`, built by `cargo test --workspace`.
-fn agent_binary() -> PathBuf {
+pub(crate) fn agent_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
     let agent = dir.join("vigil-agent");

@@ -159,3 +159,73 @@ async fn remote_written_samples_are_queryable_through_the_prometheus_api_and_sur
     let counts = instant(&app, "count_over_time(http_requests_total{instance=\"a\"}[10m])", at).await;
     assert_eq!(counts[0].1, 21.0, "a resent batch is stored once: {counts:?}");
 }
+
+#[tokio::test]
+async fn the_agent_scrapes_an_exporter_and_keeps_the_good_lines_of_a_broken_page() {
+    let Some(data) = vigil_testkit::shared_data() else { return };
+    // node_exporter's own end-to-end output, served as an exporter would.
+    let page = std::fs::read_to_string(data.join("metrics/node_exporter/e2e-output.txt")).expect("exposition sample");
+    let expected_cpu = page.lines().filter(|l| l.starts_with("node_cpu_seconds_total{")).count();
+    assert!(expected_cpu > 0);
+    let served = std::sync::Arc::new(std::sync::Mutex::new(page.clone()));
+    let exporter = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = exporter.local_addr().expect("address");
+    let state = served.clone();
+    let router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let state = state.clone();
+            async move { state.lock().map(|page| page.clone()).unwrap_or_default() }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(exporter, router).await });
+
+    let app = TestApp::up().await;
+    let work = tempfile::tempdir().expect("tempdir");
+    let config = work.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!("[agent]\n[[agent.scrape]]\nurl = \"http://{address}/metrics\"\njob = \"node\"\ninterval = \"1s\"\ntimeout = \"1s\"\n"),
+    )
+    .expect("agent config");
+    let agent_port = vigil_testkit::free_port();
+    let args: Vec<String> = [
+        "--server",
+        &app.base,
+        "--config",
+        &config.display().to_string(),
+        "--data-dir",
+        &work.path().join("agent-data").display().to_string(),
+        "--listen",
+        &format!("127.0.0.1:{agent_port}"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let _agent =
+        vigil_testkit::Process::start(&crate::agent::agent_binary(), &args, &[], &work.path().join("agent.log"));
+
+    let now = || SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64();
+    let up = wait_until("the exporter to be scraped and stored", Duration::from_secs(30), || async {
+        let up = instant(&app, "up{job=\"node\"}", now()).await;
+        up.first().filter(|(_, value)| *value == 1.0).cloned()
+    })
+    .await;
+    assert_eq!(up.0["instance"], address.to_string(), "{up:?}");
+    let cpu = instant(&app, "count(node_cpu_seconds_total{job=\"node\"})", now()).await;
+    assert_eq!(cpu.first().map(|(_, v)| *v), Some(expected_cpu as f64), "every CPU series of the page: {cpu:?}");
+
+    // A malformed line: reported and skipped, the rest of the page still stored.
+    *served.lock().expect("page") = format!("{page}broken{{ 1\nafter_the_break 7\n");
+    wait_until("the lines after a broken one to be stored", Duration::from_secs(30), || async {
+        (!instant(&app, "after_the_break{job=\"node\"}", now()).await.is_empty()).then_some(())
+    })
+    .await;
+    let agent_metrics = reqwest::get(format!("http://127.0.0.1:{agent_port}/metrics"))
+        .await
+        .expect("agent metrics")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(agent_metrics.contains("vigil_agent_scrape_bad_lines_total"), "{agent_metrics}");
+}

@@ -12,8 +12,10 @@ use std::{
 
 use serde::Deserialize;
 
+mod scrape;
 mod validate;
 
+pub use scrape::ScrapeConfig;
 pub use validate::{ConfigError, ConfigErrors};
 
 /// The whole agent config file: one `[agent]` table.
@@ -61,8 +63,11 @@ pub struct AgentConfig {
     /// How long a shutdown waits for pending batches to be acknowledged.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
-    /// The files to tail (`[[agent.inputs]]`), at least one.
+    /// The files to tail (`[[agent.inputs]]`).
     pub inputs: Vec<InputConfig>,
+    /// Prometheus endpoints to scrape (`[[agent.scrape]]`). The agent needs inputs, scrape
+    /// targets, or both.
+    pub scrape: Vec<ScrapeConfig>,
     /// Where lines go (`[agent.output]`): exactly one of `http` or `kafka`.
     pub output: OutputConfig,
     /// When a batch is sent (`[agent.batch]`).
@@ -84,6 +89,7 @@ impl Default for AgentConfig {
             checkpoint_interval: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(5),
             inputs: Vec::new(),
+            scrape: Vec::new(),
             output: OutputConfig::default(),
             batch: BatchConfig::default(),
         }

@@ -62,8 +62,28 @@ impl AgentConfig {
         for key in self.labels.keys().filter(|key| key.is_empty()) {
             fail(format!("agent.labels.{key:?}"), "label names must not be empty");
         }
-        if self.inputs.is_empty() {
-            fail("agent.inputs".into(), "at least one [[agent.inputs]] with paths and service is required");
+        if self.inputs.is_empty() && self.scrape.is_empty() {
+            fail(
+                "agent.inputs".into(),
+                "nothing to do: give at least one [[agent.inputs]] (paths and service) or [[agent.scrape]] target",
+            );
+        }
+        for (index, target) in self.scrape.iter().enumerate() {
+            let at = format!("agent.scrape[{index}]");
+            if !(target.url.starts_with("http://") || target.url.starts_with("https://"))
+                || target.instance().is_empty()
+            {
+                fail(format!("{at}.url"), "must be an http(s) URL such as http://127.0.0.1:9100/metrics");
+            }
+            if target.interval.is_zero() {
+                fail(format!("{at}.interval"), "must be more than 0s");
+            }
+            if target.timeout.is_zero() || target.timeout > target.interval {
+                fail(format!("{at}.timeout"), "must be more than 0s and at most the interval");
+            }
+            if target.job.is_empty() {
+                fail(format!("{at}.job"), "must not be empty");
+            }
         }
         for (index, input) in self.inputs.iter().enumerate() {
             let at = format!("agent.inputs[{index}]");

@@ -6,6 +6,7 @@
 
 pub mod http;
 pub mod kafka;
+pub mod metrics;
 pub mod retry;
 
 use crate::{batch::Batch, config::OutputConfig};
