@@ -69,6 +69,9 @@ pub struct RunArgs {
     /// Prometheus endpoint to scrape every 15 s (repeatable), e.g. http://127.0.0.1:9100/metrics.
     #[arg(long = "scrape", value_name = "URL")]
     pub scrape: Vec<String>,
+    /// Collect this host's metrics (node_exporter's names) every 15 s.
+    #[arg(long)]
+    pub host_metrics: bool,
     /// Where files without a checkpoint start when the agent starts [default: beginning].
     #[arg(long, value_enum, value_name = "WHERE")]
     pub read_from: Option<ReadFrom>,
@@ -123,6 +126,9 @@ impl RunArgs {
         }
         if !self.scrape.is_empty() {
             config.scrape = self.scrape.into_iter().map(config::ScrapeConfig::new).collect();
+        }
+        if self.host_metrics && config.host_metrics.is_none() {
+            config.host_metrics = Some(std::time::Duration::from_secs(15));
         }
         config.labels.extend(self.labels);
         if let Some(host) = self.host {

@@ -24,6 +24,7 @@ pub mod config;
 pub mod discover;
 pub mod file_task;
 pub mod framing;
+pub mod host;
 pub mod metrics;
 pub mod scrape;
 pub mod ship;

@@ -56,7 +56,7 @@ pub async fn run(
         own.push((name.clone(), value.clone()));
     }
     let mut previous: BTreeSet<SeriesLabels> = BTreeSet::new();
-    let mut queue: VecDeque<MetricBatch> = VecDeque::new();
+    let mut outbox = Outbox::default();
     let mut ticker = tokio::time::interval(target.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -94,12 +94,27 @@ pub async fn run(
             series.push(one(gone.clone(), f64::from_bits(STALE_NAN), now));
         }
         previous = current;
-        if queue.len() >= MAX_QUEUED {
-            queue.pop_front();
+        let batch = MetricBatch { schema_version: METRIC_BATCH_SCHEMA_VERSION, series, source: instance.clone() };
+        outbox.push_and_deliver(&shipper, batch, &instance).await;
+    }
+}
+
+/// Results waiting for the output, oldest first, bounded.
+#[derive(Default)]
+pub struct Outbox {
+    queue: VecDeque<MetricBatch>,
+}
+
+impl Outbox {
+    /// Queues `batch` (dropping, and counting, the oldest past the bound) and sends the queue
+    /// in order, stopping at the first batch the output cannot take now.
+    pub async fn push_and_deliver(&mut self, shipper: &MetricShipper, batch: MetricBatch, key: &str) {
+        if self.queue.len() >= MAX_QUEUED {
+            self.queue.pop_front();
             metrics::counter!(m::SCRAPE_BATCHES_DROPPED_TOTAL).increment(1);
         }
-        queue.push_back(MetricBatch { schema_version: METRIC_BATCH_SCHEMA_VERSION, series, source: instance.clone() });
-        deliver(&shipper, &mut queue, &instance).await;
+        self.queue.push_back(batch);
+        deliver(shipper, &mut self.queue, key).await;
     }
 }
 

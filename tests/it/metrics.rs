@@ -198,6 +198,7 @@ async fn the_agent_scrapes_an_exporter_and_keeps_the_good_lines_of_a_broken_page
         &work.path().join("agent-data").display().to_string(),
         "--listen",
         &format!("127.0.0.1:{agent_port}"),
+        "--host-metrics",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -212,8 +213,18 @@ async fn the_agent_scrapes_an_exporter_and_keeps_the_good_lines_of_a_broken_page
     })
     .await;
     assert_eq!(up.0["instance"], address.to_string(), "{up:?}");
-    let cpu = instant(&app, "count(node_cpu_seconds_total{job=\"node\"})", now()).await;
+    let page_cpu = format!("count(node_cpu_seconds_total{{job=\"node\",instance=\"{address}\"}})");
+    let cpu = instant(&app, &page_cpu, now()).await;
     assert_eq!(cpu.first().map(|(_, v)| *v), Some(expected_cpu as f64), "every CPU series of the page: {cpu:?}");
+
+    // --host-metrics: this machine's own figures under node_exporter's names.
+    let host = format!("node_boot_time_seconds{{job=\"node\",instance!=\"{address}\"}}");
+    let boot = wait_until("the agent's host metrics", Duration::from_secs(30), || async {
+        let boot = instant(&app, &host, now()).await;
+        (!boot.is_empty()).then_some(boot)
+    })
+    .await;
+    assert!(boot[0].1 > 1.0e9 && boot[0].1 < now(), "a boot time in the past: {boot:?}");
 
     // A malformed line: reported and skipped, the rest of the page still stored.
     *served.lock().expect("page") = format!("{page}broken{{ 1\nafter_the_break 7\n");

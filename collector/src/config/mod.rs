@@ -68,6 +68,10 @@ pub struct AgentConfig {
     /// Prometheus endpoints to scrape (`[[agent.scrape]]`). The agent needs inputs, scrape
     /// targets, or both.
     pub scrape: Vec<ScrapeConfig>,
+    /// Collect host metrics (CPU, memory, load, network, disks, filesystems, pressure) under
+    /// node_exporter's names every this long (`"15s"`); unset: not collected.
+    #[serde(default, with = "humantime_serde")]
+    pub host_metrics: Option<Duration>,
     /// Where lines go (`[agent.output]`): exactly one of `http` or `kafka`.
     pub output: OutputConfig,
     /// When a batch is sent (`[agent.batch]`).
@@ -90,6 +94,7 @@ impl Default for AgentConfig {
             shutdown_timeout: Duration::from_secs(5),
             inputs: Vec::new(),
             scrape: Vec::new(),
+            host_metrics: None,
             output: OutputConfig::default(),
             batch: BatchConfig::default(),
         }

@@ -62,10 +62,13 @@ impl AgentConfig {
         for key in self.labels.keys().filter(|key| key.is_empty()) {
             fail(format!("agent.labels.{key:?}"), "label names must not be empty");
         }
-        if self.inputs.is_empty() && self.scrape.is_empty() {
+        if self.host_metrics.is_some_and(|interval| interval.is_zero()) {
+            fail("agent.host_metrics".into(), "must be more than 0s, e.g. \"15s\"");
+        }
+        if self.inputs.is_empty() && self.scrape.is_empty() && self.host_metrics.is_none() {
             fail(
                 "agent.inputs".into(),
-                "nothing to do: give at least one [[agent.inputs]] (paths and service) or [[agent.scrape]] target",
+                "nothing to do: give at least one [[agent.inputs]] (paths and service), an [[agent.scrape]] target, or host_metrics",
             );
         }
         for (index, target) in self.scrape.iter().enumerate() {
