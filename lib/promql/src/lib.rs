@@ -11,6 +11,7 @@ mod binary;
 mod error;
 mod eval;
 mod functions;
+mod position;
 mod value;
 
 use std::collections::BTreeMap;
@@ -20,9 +21,13 @@ pub use eval::{Storage, DEFAULT_LOOKBACK_MS};
 pub use value::{is_stale, Sample, Series, Value, STALE_NAN_BITS};
 use vigil_metricstore::Labels;
 
-/// Parses `query` with the error text the parser gives (it names the position).
+/// Parses `query`; an error says where (`at 1:16: unclosed left parenthesis`) when the
+/// place can be told.
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
-    promql_parser::parser::parse(query).map_err(QueryError::Parse)
+    promql_parser::parser::parse(query).map_err(|message| match position::locate(query, &message) {
+        Some((line, column)) => QueryError::Parse(format!("at {line}:{column}: {message}")),
+        None => QueryError::Parse(message),
+    })
 }
 
 /// The matchers of a series selector such as `up{job="node"}` (the `match[]` of the series API).
