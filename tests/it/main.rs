@@ -12,4 +12,5 @@ mod linearizability;
 mod loghub;
 mod metrics;
 mod policies;
+mod prometheus_peers;
 mod registry;
