@@ -68,6 +68,11 @@ impl TestApp {
         TestApp { base, process, client: reqwest::Client::new(), _dir: dir }
     }
 
+    /// An HTTP client and the base URL, for a task that outlives a borrow of the app.
+    pub fn client_of(app: &TestApp) -> (reqwest::Client, String) {
+        (app.client.clone(), app.base.clone())
+    }
+
     /// The data directory of `vigil up`.
     pub fn data_dir(&self) -> std::path::PathBuf {
         self._dir.path().join("data")

@@ -240,3 +240,74 @@ async fn the_agent_scrapes_an_exporter_and_keeps_the_good_lines_of_a_broken_page
         .unwrap_or_default();
     assert!(agent_metrics.contains("vigil_agent_scrape_bad_lines_total"), "{agent_metrics}");
 }
+
+/// SIGKILL while samples stream in: every sample the receiver acknowledged (204) is there
+/// after the restart, each once.
+#[tokio::test]
+async fn a_kill_during_remote_write_loses_no_acknowledged_sample() {
+    let mut app = TestApp::up().await;
+    let base = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as i64 - 3_600_000;
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    // A writer sending ten samples per request, retrying a request until it is acknowledged,
+    // as a remote-write sender does; the server is killed while it runs.
+    let writer = {
+        let (target, acknowledged) = (TestApp::client_of(&app), acknowledged.clone());
+        tokio::spawn(async move {
+            let mut seq = 0i64;
+            while seq < 600 {
+                let batch: Vec<TimeSeries> = (seq..seq + 10)
+                    .map(|s| {
+                        series(&[("__name__", "kill_test_seq"), ("job", "writer")], &[(base + s * 1000, s as f64)])
+                    })
+                    .collect();
+                if remote_write_or_down(&target, batch).await.0 == 204 {
+                    acknowledged.lock().expect("acks").extend(seq..seq + 10);
+                    seq += 10;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        })
+    };
+    wait_until("a first part to be acknowledged", Duration::from_secs(30), || async {
+        (acknowledged.lock().expect("acks").len() >= 200).then_some(())
+    })
+    .await;
+    app.process.kill();
+    app.restart().await;
+    tokio::time::timeout(Duration::from_secs(60), writer).await.expect("the writer finishes").expect("writer task");
+    let acknowledged = acknowledged.lock().expect("acks").clone();
+    assert_eq!(acknowledged.len(), 600);
+    let at = (base + 700_000) as f64 / 1000.0;
+    let stored = wait_until("every acknowledged sample after the restart", Duration::from_secs(30), || async {
+        let (_, body) =
+            prom(&app, "/api/v1/query", &[("query", "kill_test_seq[15m]".into()), ("time", at.to_string())]).await;
+        let values = body["data"]["result"][0]["values"].as_array()?.clone();
+        (values.len() >= acknowledged.len()).then_some(values)
+    })
+    .await;
+    let stored: Vec<i64> =
+        stored.iter().filter_map(|point| point[1].as_str()?.parse::<f64>().ok()).map(|v| v as i64).collect();
+    let distinct: std::collections::BTreeSet<i64> = stored.iter().copied().collect();
+    assert_eq!(distinct.len(), stored.len(), "no sample stored twice");
+    for seq in &acknowledged {
+        assert!(distinct.contains(seq), "acknowledged sample {seq} lost");
+    }
+}
+
+/// Like [`remote_write`], but a refused connection (the server is down) answers status 0.
+async fn remote_write_or_down(target: &(reqwest::Client, String), timeseries: Vec<TimeSeries>) -> (u16, String) {
+    let body = snap::raw::Encoder::new().compress_vec(&WriteRequest { timeseries }.encode_to_vec()).expect("snappy");
+    match target
+        .0
+        .post(format!("{}/api/v1/write", target.1))
+        .header("content-encoding", "snappy")
+        .timeout(Duration::from_secs(5))
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(response) => (response.status().as_u16(), response.text().await.unwrap_or_default()),
+        Err(error) => (0, error.to_string()),
+    }
+}
