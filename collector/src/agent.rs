@@ -59,15 +59,25 @@ pub async fn run(
         data_dir = %config.data_dir.display(), "vigil-agent started");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    if !config.scrape.is_empty() || config.host_metrics.is_some() {
+    if !config.scrape.is_empty() || config.host_metrics.is_some() || config.textfile_directory.is_some() {
         let shipper = Arc::new(crate::ship::metrics::MetricShipper::from_config(&config.output)?);
         for target in &config.scrape {
             tracing::info!(url = %target.url, job = %target.job, interval = ?target.interval, "scraping");
             tokio::spawn(crate::scrape::run(target.clone(), config.labels.clone(), shipper.clone(), stop_rx.clone()));
         }
-        if let Some(interval) = config.host_metrics {
-            tracing::info!(?interval, "collecting host metrics");
-            tokio::spawn(crate::host::run(interval, host.clone(), config.labels.clone(), shipper, stop_rx.clone()));
+        if config.host_metrics.is_some() || config.textfile_directory.is_some() {
+            let interval = config.host_metrics.unwrap_or(std::time::Duration::from_secs(15));
+            let textfiles = config.textfile_directory.clone();
+            tracing::info!(?interval, textfiles = ?textfiles, "collecting host metrics");
+            tokio::spawn(crate::host::run(
+                interval,
+                config.host_metrics.is_some(),
+                textfiles,
+                host.clone(),
+                config.labels.clone(),
+                shipper,
+                stop_rx.clone(),
+            ));
         }
     }
     let mut supervisor = Supervisor {

@@ -72,6 +72,9 @@ pub struct RunArgs {
     /// Collect this host's metrics (node_exporter's names) every 15 s.
     #[arg(long)]
     pub host_metrics: bool,
+    /// Read node_exporter textfile-collector `*.prom` files from this directory.
+    #[arg(long, value_name = "DIR")]
+    pub textfile_directory: Option<PathBuf>,
     /// Where files without a checkpoint start when the agent starts [default: beginning].
     #[arg(long, value_enum, value_name = "WHERE")]
     pub read_from: Option<ReadFrom>,
@@ -126,6 +129,9 @@ impl RunArgs {
         }
         if !self.scrape.is_empty() {
             config.scrape = self.scrape.into_iter().map(config::ScrapeConfig::new).collect();
+        }
+        if let Some(dir) = self.textfile_directory {
+            config.textfile_directory = Some(dir);
         }
         if self.host_metrics && config.host_metrics.is_none() {
             config.host_metrics = Some(std::time::Duration::from_secs(15));

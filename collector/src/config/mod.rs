@@ -72,6 +72,9 @@ pub struct AgentConfig {
     /// node_exporter's names every this long (`"15s"`); unset: not collected.
     #[serde(default, with = "humantime_serde")]
     pub host_metrics: Option<Duration>,
+    /// node_exporter's textfile collector: `*.prom` files of this directory are read with
+    /// the host metrics (every 15 s when `host_metrics` is unset).
+    pub textfile_directory: Option<PathBuf>,
     /// Where lines go (`[agent.output]`): exactly one of `http` or `kafka`.
     pub output: OutputConfig,
     /// When a batch is sent (`[agent.batch]`).
@@ -95,6 +98,7 @@ impl Default for AgentConfig {
             inputs: Vec::new(),
             scrape: Vec::new(),
             host_metrics: None,
+            textfile_directory: None,
             output: OutputConfig::default(),
             batch: BatchConfig::default(),
         }

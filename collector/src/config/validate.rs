@@ -65,7 +65,11 @@ impl AgentConfig {
         if self.host_metrics.is_some_and(|interval| interval.is_zero()) {
             fail("agent.host_metrics".into(), "must be more than 0s, e.g. \"15s\"");
         }
-        if self.inputs.is_empty() && self.scrape.is_empty() && self.host_metrics.is_none() {
+        if self.inputs.is_empty()
+            && self.scrape.is_empty()
+            && self.host_metrics.is_none()
+            && self.textfile_directory.is_none()
+        {
             fail(
                 "agent.inputs".into(),
                 "nothing to do: give at least one [[agent.inputs]] (paths and service), an [[agent.scrape]] target, or host_metrics",

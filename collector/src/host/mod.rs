@@ -13,6 +13,7 @@ mod meminfo;
 mod netdev;
 mod pressure;
 mod stat;
+mod textfile;
 
 use std::{
     collections::BTreeMap,
@@ -45,6 +46,16 @@ impl HostSample {
     }
 }
 
+/// The sources under `proc_root` (`/proc`) when given, and the textfile directory when
+/// given; sources that fail are named in the errors.
+pub fn collect_with_textfiles(proc_root: Option<&Path>, textfiles: Option<&Path>) -> (Vec<HostSample>, Vec<String>) {
+    let (mut samples, errors) = proc_root.map(collect).unwrap_or_default();
+    if let Some(dir) = textfiles {
+        samples.extend(textfile::collect(dir));
+    }
+    (samples, errors)
+}
+
 /// Every source under `proc_root` (`/proc`); sources that fail are named in the errors.
 pub fn collect(proc_root: &Path) -> (Vec<HostSample>, Vec<String>) {
     let mut samples = Vec::new();
@@ -71,9 +82,12 @@ pub fn collect(proc_root: &Path) -> (Vec<HostSample>, Vec<String>) {
     (samples, errors)
 }
 
-/// Collects every `interval` and ships with `job="node"` and `instance=<host>`.
+/// Collects every `interval` (the host's figures when `host_metrics`, the textfiles when a
+/// directory is given) and ships them with `job="node"` and `instance=<host>`.
 pub async fn run(
     interval: Duration,
+    host_metrics: bool,
+    textfiles: Option<std::path::PathBuf>,
     host: String,
     extra_labels: BTreeMap<String, String>,
     shipper: Arc<MetricShipper>,
@@ -93,7 +107,10 @@ pub async fn run(
             _ = stop.wait_for(|stop| *stop) => return,
             _ = ticker.tick() => {}
         }
-        let (samples, errors) = match tokio::task::spawn_blocking(|| collect(Path::new("/proc"))).await {
+        let dir = textfiles.clone();
+        let proc_root = host_metrics.then(|| Path::new("/proc"));
+        let collected = tokio::task::spawn_blocking(move || collect_with_textfiles(proc_root, dir.as_deref()));
+        let (samples, errors) = match collected.await {
             Ok(collected) => collected,
             Err(error) => {
                 tracing::warn!(%error, "host metrics collection failed");
