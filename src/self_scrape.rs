@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use prost::Message as _;
 use vigil_bus::{OutgoingMessage, Producer};
 use vigil_exposition::{parse, Format};
-use vigil_model::metrics::{Label, MetricBatch, Sample, TimeSeries, METRIC_BATCH_SCHEMA_VERSION};
+use vigil_model::metrics::{Label, MetricBatch, MetricMetadata, Sample, TimeSeries, METRIC_BATCH_SCHEMA_VERSION};
 
 pub const INTERVAL: Duration = Duration::from_secs(15);
 
@@ -27,6 +27,11 @@ pub async fn run(producer: Producer, topic: String, instance: String, stop: impl
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
         let page = handle.render();
         let parsed = parse(&page, Format::Text);
+        let metadata = parsed
+            .metadata
+            .iter()
+            .map(|(family, m)| MetricMetadata::new(family, m.kind.as_deref(), m.help.as_deref(), m.unit.as_deref()))
+            .collect();
         if !parsed.errors.is_empty() {
             tracing::warn!(errors = parsed.errors.len(), first = %parsed.errors[0], "own /metrics page has malformed lines");
         }
@@ -49,7 +54,8 @@ pub async fn run(producer: Producer, topic: String, instance: String, stop: impl
             labels.extend(target.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }));
             series.push(TimeSeries { labels, samples: vec![Sample { value, timestamp: now }] });
         }
-        let batch = MetricBatch { schema_version: METRIC_BATCH_SCHEMA_VERSION, series, source: "self-scrape".into() };
+        let batch =
+            MetricBatch { schema_version: METRIC_BATCH_SCHEMA_VERSION, series, source: "self-scrape".into(), metadata };
         let message =
             OutgoingMessage { key: Some(b"self-scrape".to_vec()), headers: Vec::new(), payload: batch.encode_to_vec() };
         if let Err(error) = producer.send(&topic, vec![message]).await {

@@ -14,8 +14,8 @@ use std::{
 };
 
 use tokio::sync::watch;
-use vigil_exposition::{parse, Format, ParsedSample};
-use vigil_model::metrics::{Label, MetricBatch, Sample, TimeSeries, METRIC_BATCH_SCHEMA_VERSION};
+use vigil_exposition::{parse, Format, Parsed, ParsedSample};
+use vigil_model::metrics::{Label, MetricBatch, MetricMetadata, Sample, TimeSeries, METRIC_BATCH_SCHEMA_VERSION};
 
 use crate::{
     config::ScrapeConfig,
@@ -69,9 +69,18 @@ pub async fn run(
         let scraped = scrape(&client, &target.url).await;
         let duration = started.elapsed().as_secs_f64();
         let mut series = Vec::new();
+        let mut metadata = Vec::new();
         let mut current = BTreeSet::new();
         let up = match scraped {
-            Ok(samples) => {
+            Ok(parsed) => {
+                metadata = parsed
+                    .metadata
+                    .iter()
+                    .map(|(family, m)| {
+                        MetricMetadata::new(family, m.kind.as_deref(), m.help.as_deref(), m.unit.as_deref())
+                    })
+                    .collect();
+                let samples = parsed.samples;
                 metrics::counter!(m::SCRAPES_TOTAL, "result" => "ok").increment(1);
                 let count = samples.len();
                 for sample in samples {
@@ -94,7 +103,8 @@ pub async fn run(
             series.push(one(gone.clone(), f64::from_bits(STALE_NAN), now));
         }
         previous = current;
-        let batch = MetricBatch { schema_version: METRIC_BATCH_SCHEMA_VERSION, series, source: instance.clone() };
+        let batch =
+            MetricBatch { schema_version: METRIC_BATCH_SCHEMA_VERSION, series, source: instance.clone(), metadata };
         outbox.push_and_deliver(&shipper, batch, &instance).await;
     }
 }
@@ -140,7 +150,7 @@ async fn deliver(shipper: &MetricShipper, queue: &mut VecDeque<MetricBatch>, key
     }
 }
 
-async fn scrape(client: &reqwest::Client, url: &str) -> Result<Vec<ParsedSample>, String> {
+async fn scrape(client: &reqwest::Client, url: &str) -> Result<Parsed, String> {
     let response = client.get(url).header("accept", ACCEPT).send().await.map_err(|error| error.to_string())?;
     let status = response.status();
     if !status.is_success() {
@@ -155,7 +165,7 @@ async fn scrape(client: &reqwest::Client, url: &str) -> Result<Vec<ParsedSample>
             tracing::warn!(%url, line = error.line, message = %error.message, "malformed exposition line skipped");
         }
     }
-    Ok(parsed.samples)
+    Ok(parsed)
 }
 
 /// The series' labels: the scraped ones, with the target's set on top (a clash keeps the

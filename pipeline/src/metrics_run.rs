@@ -7,8 +7,8 @@ use std::{collections::BTreeMap, future::Future, sync::Arc, time::Duration};
 use anyhow::Context;
 use prost::Message as _;
 use vigil_bus::{BusError, Consumer, Message, ResumeFn};
-use vigil_metricstore::{Labels, MetricStore};
-use vigil_model::metrics::{MetricBatch, METRIC_BATCH_SCHEMA_VERSION};
+use vigil_metricstore::{Labels, Metadata, MetricStore};
+use vigil_model::metrics::{MetricBatch, MetricMetadata, METRIC_BATCH_SCHEMA_VERSION};
 
 use crate::metrics as m;
 
@@ -45,7 +45,11 @@ pub async fn run_metrics(
             continue;
         }
         let stored_up_to = store.offsets();
-        let (samples, offsets) = decode(messages, &stored_up_to);
+        let (samples, offsets, metadata) = decode(messages, &stored_up_to);
+        for family in metadata {
+            let kind = family.kind_name().to_string();
+            store.set_metadata(&family.metric_family_name, Metadata { kind, help: family.help, unit: family.unit });
+        }
         let writer = store.clone();
         let report = tokio::task::spawn_blocking(move || writer.append(&samples, &offsets).map(|r| (r, offsets)))
             .await
@@ -66,13 +70,14 @@ pub async fn run_metrics(
     Ok(())
 }
 
-/// Samples to store, and the next bus offset per partition they cover.
-type Decoded = (Vec<(Labels, i64, f64)>, BTreeMap<i32, i64>);
+/// Samples to store, the next bus offset per partition they cover, and family metadata.
+type Decoded = (Vec<(Labels, i64, f64)>, BTreeMap<i32, i64>, Vec<MetricMetadata>);
 
 /// The samples of `messages` not already stored, and the next offset per partition.
 fn decode(messages: Vec<Message>, stored_up_to: &BTreeMap<i32, i64>) -> Decoded {
     let mut samples = Vec::new();
     let mut offsets = BTreeMap::new();
+    let mut metadata = Vec::new();
     for message in messages {
         let partition = message.partition as i32;
         offsets.insert(partition, message.offset as i64 + 1);
@@ -98,6 +103,7 @@ fn decode(messages: Vec<Message>, stored_up_to: &BTreeMap<i32, i64>) -> Decoded 
             metrics::counter!(m::METRIC_SAMPLES_REFUSED_TOTAL, "reason" => "newer_schema").increment(count as u64);
             continue;
         }
+        metadata.extend(batch.metadata);
         for series in batch.series {
             match Labels::new(series.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))) {
                 Ok(labels) => samples.extend(series.samples.iter().map(|s| (labels.clone(), s.timestamp, s.value))),
@@ -109,5 +115,5 @@ fn decode(messages: Vec<Message>, stored_up_to: &BTreeMap<i32, i64>) -> Decoded 
             }
         }
     }
-    (samples, offsets)
+    (samples, offsets, metadata)
 }

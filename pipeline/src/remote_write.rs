@@ -32,7 +32,8 @@ pub fn router(producer: Producer, topic: &str, max_body_bytes: usize) -> Router 
 }
 
 async fn write(State(state): State<WriteState>, body: Bytes) -> Result<StatusCode, ApiError> {
-    let request = decode(&body)?;
+    let mut request = decode(&body)?;
+    let metadata = std::mem::take(&mut request.metadata);
     let mut refused = 0usize;
     let mut first_refusal = None;
     let mut series = Vec::with_capacity(request.timeseries.len());
@@ -49,8 +50,14 @@ async fn write(State(state): State<WriteState>, body: Bytes) -> Result<StatusCod
         }
     }
     metrics::counter!(m::REMOTE_WRITE_SERIES_REFUSED_TOTAL).increment(refused as u64);
-    if !series.is_empty() {
-        let batch = MetricBatch { schema_version: METRIC_BATCH_SCHEMA_VERSION, series, source: "remote-write".into() };
+    // Senders also send metadata alone, now and then.
+    if !series.is_empty() || !metadata.is_empty() {
+        let batch = MetricBatch {
+            schema_version: METRIC_BATCH_SCHEMA_VERSION,
+            series,
+            source: "remote-write".into(),
+            metadata,
+        };
         // One key for all remote-written samples: one partition keeps each series in order.
         let message = OutgoingMessage {
             key: Some(b"remote-write".to_vec()),

@@ -18,7 +18,9 @@ fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
 }
 
 async fn remote_write(app: &TestApp, timeseries: Vec<TimeSeries>) -> (u16, String) {
-    let body = snap::raw::Encoder::new().compress_vec(&WriteRequest { timeseries }.encode_to_vec()).expect("snappy");
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&WriteRequest { timeseries, ..Default::default() }.encode_to_vec())
+        .expect("snappy");
     let response = app
         .client
         .post(format!("{}/api/v1/write", app.base))
@@ -217,6 +219,11 @@ async fn the_agent_scrapes_an_exporter_and_keeps_the_good_lines_of_a_broken_page
     let cpu = instant(&app, &page_cpu, now()).await;
     assert_eq!(cpu.first().map(|(_, v)| *v), Some(expected_cpu as f64), "every CPU series of the page: {cpu:?}");
 
+    // The page's # TYPE and # HELP reach the metadata API (Grafana's type hints).
+    let (_, body) = prom(&app, "/api/v1/metadata", &[("metric", "node_cpu_seconds_total".into())]).await;
+    assert_eq!(body["data"]["node_cpu_seconds_total"][0]["type"], "counter", "{body}");
+    assert!(body["data"]["node_cpu_seconds_total"][0]["help"].as_str().is_some_and(|h| !h.is_empty()), "{body}");
+
     // --host-metrics: this machine's own figures under node_exporter's names.
     let host = format!("node_boot_time_seconds{{job=\"node\",instance!=\"{address}\"}}");
     let boot = wait_until("the agent's host metrics", Duration::from_secs(30), || async {
@@ -297,7 +304,9 @@ async fn a_kill_during_remote_write_loses_no_acknowledged_sample() {
 
 /// Like [`remote_write`], but a refused connection (the server is down) answers status 0.
 async fn remote_write_or_down(target: &(reqwest::Client, String), timeseries: Vec<TimeSeries>) -> (u16, String) {
-    let body = snap::raw::Encoder::new().compress_vec(&WriteRequest { timeseries }.encode_to_vec()).expect("snappy");
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&WriteRequest { timeseries, ..Default::default() }.encode_to_vec())
+        .expect("snappy");
     match target
         .0
         .post(format!("{}/api/v1/write", target.1))

@@ -132,7 +132,12 @@ pub async fn run(
                 TimeSeries { labels, samples: vec![Sample { value: sample.value, timestamp: now }] }
             })
             .collect();
-        let batch = MetricBatch { schema_version: METRIC_BATCH_SCHEMA_VERSION, series, source: host.clone() };
+        let batch = MetricBatch {
+            schema_version: METRIC_BATCH_SCHEMA_VERSION,
+            series,
+            source: host.clone(),
+            metadata: Vec::new(),
+        };
         outbox.push_and_deliver(&shipper, batch, &host).await;
     }
 }

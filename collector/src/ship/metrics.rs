@@ -41,7 +41,7 @@ impl MetricShipper {
     pub async fn send(&self, batch: &MetricBatch, key: &str) -> Result<(), ShipError> {
         match self {
             MetricShipper::Http { client, endpoint } => {
-                let request = WriteRequest { timeseries: batch.series.clone() };
+                let request = WriteRequest { timeseries: batch.series.clone(), metadata: batch.metadata.clone() };
                 let body = snap::raw::Encoder::new()
                     .compress_vec(&request.encode_to_vec())
                     .map_err(|error| ShipError::Rejected(format!("failed to compress the samples: {error}")))?;

@@ -17,4 +17,4 @@ pub mod wal;
 pub use head::{AppendError, Head, SeriesId, SeriesSamples};
 pub use labels::{LabelError, Labels};
 pub use matcher::{MatchOp, Matcher};
-pub use store::{AppendReport, MetricStore, Recovered};
+pub use store::{AppendReport, Metadata, MetricStore, Recovered};

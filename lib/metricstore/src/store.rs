@@ -41,6 +41,17 @@ pub struct Recovered {
 pub struct MetricStore {
     head: Head,
     log: Mutex<Log>,
+    /// Type, help and unit per metric family, as last sent. Kept in memory only: scrapes and
+    /// remote-write senders send them again regularly.
+    metadata: std::sync::RwLock<BTreeMap<String, Metadata>>,
+}
+
+/// A metric family's type (`counter`, `gauge`, ...), help and unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    pub kind: String,
+    pub help: String,
+    pub unit: String,
 }
 
 struct Log {
@@ -75,7 +86,7 @@ impl MetricStore {
         }
         recovered.series = head.series_count();
         let log = Log { wal, offsets: recovered.offsets.clone() };
-        Ok((MetricStore { head, log: Mutex::new(log) }, recovered))
+        Ok((MetricStore { head, log: Mutex::new(log), metadata: Default::default() }, recovered))
     }
 
     /// Stores a batch, durably, and records that it covers the bus up to `offsets` (next
@@ -123,6 +134,21 @@ impl MetricStore {
 
     pub fn series_count(&self) -> usize {
         self.head.series_count()
+    }
+
+    /// Records a metric family's type, help and unit.
+    pub fn set_metadata(&self, family: &str, metadata: Metadata) {
+        self.metadata.write().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(family.to_string(), metadata);
+    }
+
+    /// Metadata of `family`, or of every family (at most `limit`).
+    pub fn metadata(&self, family: Option<&str>, limit: usize) -> BTreeMap<String, Metadata> {
+        let all = self.metadata.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        all.iter()
+            .filter(|(name, _)| family.is_none_or(|wanted| wanted == name.as_str()))
+            .take(limit)
+            .map(|(name, m)| (name.clone(), m.clone()))
+            .collect()
     }
 
     /// The bus position everything stored so far covers.

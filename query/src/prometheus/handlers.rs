@@ -99,10 +99,25 @@ pub async fn label_values(State(store): Store, Path(name): Path<String>) -> Resu
     Ok(success(json!(store.label_values(&name))))
 }
 
-/// Metric metadata (type, help, unit). Not stored yet: an empty answer, which clients read as
-/// "no metadata".
-pub async fn metadata() -> Result<Response, PromError> {
-    Ok(success(json!({})))
+/// Metric metadata (type, help, unit) as last scraped or sent, per family
+/// (`?metric=` for one, `?limit=` to cap the families).
+pub async fn metadata(State(store): Store, params: Params) -> Result<Response, PromError> {
+    let limit = match params.get("limit").filter(|l| !l.is_empty()) {
+        None => usize::MAX,
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if n > 0 => n as usize,
+            Ok(_) => usize::MAX,
+            Err(_) => {
+                return Err(PromError::bad_data(format!("invalid parameter \"limit\": {text:?} is not a number")))
+            }
+        },
+    };
+    let families = store.metadata(params.get("metric").filter(|m| !m.is_empty()), limit);
+    let data: serde_json::Map<String, Json_> = families
+        .into_iter()
+        .map(|(name, m)| (name, json!([{"type": m.kind, "help": m.help, "unit": m.unit}])))
+        .collect();
+    Ok(success(Json_::Object(data)))
 }
 
 fn select_labels(store: &MetricStore, selector: &str, start: i64, end: i64) -> Result<Vec<Labels>, PromError> {
