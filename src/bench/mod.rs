@@ -1,4 +1,4 @@
-//! Benchmarks run as commands (`vigil bench logs`, `vigil bench registry`), never as timed test
+//! Benchmarks run as commands (`vigil bench logs|registry|metrics`), never as timed test
 //! assertions.
 
 use clap::Subcommand;
@@ -10,15 +10,20 @@ pub enum BenchCommand {
     /// Registry: durable writes, registrations, heartbeats, linearizable reads and failover of
     /// a 3-node cluster, vs a 3-member etcd on the same machine.
     Registry(registry::RegistryBenchArgs),
+    /// Metrics: remote-write ingest, bytes per sample and PromQL query latency, vs Prometheus
+    /// on the same machine.
+    Metrics(metrics::MetricsBenchArgs),
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Logs(args) => logs::run(args).await,
         BenchCommand::Registry(args) => registry::run(args).await,
+        BenchCommand::Metrics(args) => metrics::run(args).await,
     }
 }
 
 mod logs;
+mod metrics;
 mod registry;
 pub mod report;
