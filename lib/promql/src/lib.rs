@@ -38,6 +38,35 @@ pub fn selector_matchers(selector: &str) -> Result<Vec<vigil_metricstore::Matche
     }
 }
 
+/// A Prometheus duration (`1h30m`, `15s`, `0s`) or plain seconds (`1.5`), in ms; None when it
+/// is neither.
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    if let Ok(seconds) = text.parse::<f64>() {
+        return seconds.is_finite().then(|| (seconds * 1000.0).round() as i64);
+    }
+    let mut total = 0i64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let number: i64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            "y" => 31_536_000_000,
+            _ => return None,
+        };
+        total = total.checked_add(number.checked_mul(unit)?)?;
+        rest = &rest[unit_len..];
+    }
+    Some(total)
+}
+
 /// Evaluates `query` at `time` (ms).
 pub fn instant_query(storage: &dyn Storage, query: &str, time: i64) -> Result<Value, QueryError> {
     let expr = parse(query)?;

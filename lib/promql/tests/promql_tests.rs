@@ -140,32 +140,8 @@ fn run_file(path: &Path) -> Tally {
     tally
 }
 
-/// A Prometheus duration (`1h30m`, `0s`, `90s`, `1d`) or plain seconds, in ms.
 fn duration_ms(text: &str) -> Option<i64> {
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Some((seconds * 1000.0) as i64);
-    }
-    let mut total = 0i64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        let number: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 7 * 86_400_000,
-            "y" => 365 * 86_400_000,
-            _ => return None,
-        };
-        total += number * unit;
-        rest = &rest[unit_len..];
-    }
-    Some(total)
+    vigil_promql::parse_duration_ms(text)
 }
 
 fn series_labels(text: &str) -> Option<Labels> {

@@ -72,32 +72,9 @@ pub fn parse_time_ms(text: &str) -> Option<i64> {
     Some((parsed.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
-/// `15s`, `1m30s`, `1.5` (seconds) → ms.
+/// `15s`, `1m30s`, `1.5` (seconds) → ms; a step must be positive.
 pub fn parse_duration_ms(text: &str) -> Option<i64> {
-    if let Ok(seconds) = text.parse::<f64>() {
-        return (seconds.is_finite() && seconds > 0.0).then(|| (seconds * 1000.0).round() as i64);
-    }
-    let mut total = 0i64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        let number: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 604_800_000,
-            "y" => 31_536_000_000,
-            _ => return None,
-        };
-        total = total.checked_add(number.checked_mul(unit)?)?;
-        rest = &rest[unit_len..];
-    }
-    (total > 0).then_some(total)
+    vigil_promql::parse_duration_ms(text).filter(|ms| *ms > 0)
 }
 
 #[cfg(test)]
