@@ -2,13 +2,53 @@
 //! `__name__` label; labels are kept sorted by name, and a label with an empty value is the
 //! same as no label (Prometheus's rule).
 
-use serde::{Deserialize, Serialize};
+use std::sync::{Arc, OnceLock};
 
 pub const METRIC_NAME: &str = "__name__";
 
-/// Sorted, unique label pairs (the metric name included as `__name__`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Labels(Vec<(String, String)>);
+/// Sorted, unique label pairs (the metric name included as `__name__`). Shared: a clone is a
+/// reference count, as query evaluation passes the same labels through every step.
+#[derive(Clone, Default)]
+pub struct Labels(Arc<Pairs>);
+
+#[derive(Default)]
+struct Pairs {
+    pairs: Vec<(String, String)>,
+    /// The same labels without the metric name, made once (most functions drop it).
+    without_name: OnceLock<Labels>,
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Labels) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.pairs == other.0.pairs
+    }
+}
+
+impl Eq for Labels {}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.pairs.hash(state);
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Labels) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Labels) -> std::cmp::Ordering {
+        self.0.pairs.cmp(&other.0.pairs)
+    }
+}
+
+impl std::fmt::Debug for Labels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Labels").field(&self.0.pairs).finish()
+    }
+}
 
 /// Why a set of labels was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,11 +95,16 @@ impl Labels {
         if let Some((name, _)) = pairs.iter().find(|(name, _)| name != METRIC_NAME && !is_label_name(name)) {
             return Err(LabelError::LabelName(name.clone()));
         }
-        Ok(Labels(pairs))
+        Ok(Labels::from_sorted(pairs))
+    }
+
+    fn from_sorted(pairs: Vec<(String, String)>) -> Labels {
+        Labels(Arc::new(Pairs { pairs, without_name: OnceLock::new() }))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| self.0[i].1.as_str())
+        let pairs = &self.0.pairs;
+        pairs.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| pairs[i].1.as_str())
     }
 
     pub fn metric_name(&self) -> Option<&str> {
@@ -67,20 +112,28 @@ impl Labels {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.0.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.pairs.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.pairs.is_empty()
     }
 
     /// The same labels without the metric name (what most PromQL functions return).
     pub fn without_name(&self) -> Labels {
-        Labels(self.0.iter().filter(|(n, _)| n != METRIC_NAME).cloned().collect())
+        if self.metric_name().is_none() {
+            return self.clone();
+        }
+        self.0
+            .without_name
+            .get_or_init(|| {
+                Labels::from_sorted(self.0.pairs.iter().filter(|(n, _)| n != METRIC_NAME).cloned().collect())
+            })
+            .clone()
     }
 }
 

@@ -14,7 +14,7 @@ mod functions;
 mod position;
 mod value;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 pub use error::QueryError;
 pub use eval::{Storage, DEFAULT_LOOKBACK_MS};
@@ -91,15 +91,24 @@ pub fn range_query(
     }
     let expr = parse(query)?;
     let mut evaluator = eval::Evaluator::new(storage, start, end, DEFAULT_LOOKBACK_MS);
-    let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    // Each label set's position in `series`: hashed once per point, sorted once at the end.
+    let mut positions: HashMap<Labels, usize> = HashMap::new();
+    let mut series: Vec<Series> = Vec::new();
+    let mut push = |labels: Labels, point: (i64, f64)| {
+        let at = *positions.entry(labels.clone()).or_insert_with(|| {
+            series.push(Series { labels, points: Vec::new() });
+            series.len() - 1
+        });
+        series[at].points.push(point);
+    };
     let mut time = start;
     while time <= end {
         match evaluator.eval(&expr, time)? {
-            Value::Scalar(value) => series.entry(Labels::default()).or_default().push((time, value)),
+            Value::Scalar(value) => push(Labels::default(), (time, value)),
             Value::Vector(samples) => {
                 eval::check_unique(&samples)?;
                 for sample in samples {
-                    series.entry(sample.labels).or_default().push((time, sample.value));
+                    push(sample.labels, (time, sample.value));
                 }
             }
             other => {
@@ -111,5 +120,6 @@ pub fn range_query(
         }
         time += step;
     }
-    Ok(series.into_iter().map(|(labels, points)| Series { labels, points }).collect())
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(series)
 }
