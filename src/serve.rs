@@ -93,19 +93,20 @@ pub async fn run(
     // process reads it.
     let metric_store =
         if roles.pipeline || roles.query { Some(open_metric_store(&config.metrics_dir()).await?) } else { None };
-    if roles.ingest {
-        let producer = match &bus {
-            Some(Bus::Embedded(bus)) => Producer::Embedded(bus.clone()),
-            Some(Bus::Kafka(kafka)) => Producer::Kafka(KafkaProducer::new(kafka)?),
-            None => unreachable!("open_bus opens a bus whenever ingest or pipeline runs"),
-        };
+    // One producer for the ingest endpoints and the self-scrape (one Kafka client, not two).
+    let producer = match &bus {
+        Some(Bus::Embedded(bus)) => Some(Producer::Embedded(bus.clone())),
+        Some(Bus::Kafka(kafka)) => Some(Producer::Kafka(KafkaProducer::new(kafka)?)),
+        None => None,
+    };
+    if let (true, Some(producer)) = (roles.ingest, &producer) {
         router = router.merge(vigil_pipeline::ingest::router(
             producer.clone(),
             &config.bus.logs_topic,
             vigil_pipeline::ingest::DEFAULT_MAX_BODY_BYTES,
         ));
         router = router.merge(vigil_pipeline::remote_write::router(
-            producer,
+            producer.clone(),
             &config.bus.metrics_topic,
             vigil_pipeline::ingest::DEFAULT_MAX_BODY_BYTES,
         ));
@@ -158,11 +159,7 @@ pub async fn run(
         };
         let metrics = tokio::spawn(vigil_pipeline::run_metrics(store, consumer, stopped(stop_rx.clone())));
         // The node that stores metrics watches itself too.
-        let producer = match &bus {
-            Some(Bus::Embedded(bus)) => Producer::Embedded(bus.clone()),
-            Some(Bus::Kafka(kafka)) => Producer::Kafka(KafkaProducer::new(kafka)?),
-            None => unreachable!("open_bus opens a bus whenever ingest or pipeline runs"),
-        };
+        let producer = producer.clone().expect("open_bus opens a bus whenever ingest or pipeline runs");
         let instance = listener.local_addr()?.to_string();
         tokio::spawn(crate::self_scrape::run(
             producer,
