@@ -49,12 +49,7 @@ pub async fn run(
         }
     };
     let instance = target.instance();
-    let mut own: Vec<(String, String)> =
-        vec![("job".into(), target.job.clone()), ("instance".into(), instance.clone())];
-    for (name, value) in extra_labels.iter().chain(&target.labels) {
-        own.retain(|(n, _)| n != name);
-        own.push((name.clone(), value.clone()));
-    }
+    let own = own_labels(&target.job, &instance, extra_labels.iter().chain(&target.labels));
     let mut previous: BTreeSet<SeriesLabels> = BTreeSet::new();
     let mut outbox = Outbox::default();
     let mut ticker = tokio::time::interval(target.interval);
@@ -185,6 +180,20 @@ fn target_labels(sample: &ParsedSample, own: &[(String, String)], honor_labels: 
     }
     labels.sort();
     labels
+}
+
+/// `job` and `instance`, then `extra` labels (a later one replaces an earlier of the same name).
+pub(crate) fn own_labels<'a>(
+    job: &str,
+    instance: &str,
+    extra: impl Iterator<Item = (&'a String, &'a String)>,
+) -> Vec<(String, String)> {
+    let mut own: Vec<(String, String)> = vec![("job".into(), job.into()), ("instance".into(), instance.into())];
+    for (name, value) in extra {
+        own.retain(|(n, _)| n != name);
+        own.push((name.clone(), value.clone()));
+    }
+    own
 }
 
 fn named(name: &str, own: &[(String, String)]) -> SeriesLabels {

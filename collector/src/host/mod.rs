@@ -97,11 +97,7 @@ pub async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut outbox = Outbox::default();
     let mut reported = std::collections::BTreeSet::new();
-    let mut own: Vec<(String, String)> = vec![("job".into(), "node".into()), ("instance".into(), host.clone())];
-    for (name, value) in &extra_labels {
-        own.retain(|(n, _)| n != name);
-        own.push((name.clone(), value.clone()));
-    }
+    let own = crate::scrape::own_labels("node", &host, extra_labels.iter());
     loop {
         tokio::select! {
             _ = stop.wait_for(|stop| *stop) => return,

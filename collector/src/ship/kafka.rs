@@ -13,14 +13,19 @@ pub struct KafkaShipper {
     topic: String,
 }
 
+/// The producer of a Kafka output, for log batches and metric samples alike.
+pub fn producer(output: &KafkaOutput) -> anyhow::Result<Producer> {
+    let mut config = KafkaConfig::new(output.brokers.clone());
+    config.compression = output.compression.clone();
+    config.properties = output.properties.clone();
+    let producer = KafkaProducer::new(&config)
+        .map_err(|error| anyhow::anyhow!("agent.output.kafka: failed to create the producer: {error}"))?;
+    Ok(Producer::Kafka(producer))
+}
+
 impl KafkaShipper {
     pub fn new(output: &KafkaOutput) -> anyhow::Result<KafkaShipper> {
-        let mut config = KafkaConfig::new(output.brokers.clone());
-        config.compression = output.compression.clone();
-        config.properties = output.properties.clone();
-        let producer = KafkaProducer::new(&config)
-            .map_err(|error| anyhow::anyhow!("agent.output.kafka: failed to create the producer: {error}"))?;
-        Ok(KafkaShipper { producer: Producer::Kafka(producer), topic: output.topic.clone() })
+        Ok(KafkaShipper { producer: producer(output)?, topic: output.topic.clone() })
     }
 
     pub async fn send(&self, batch: &Batch) -> Result<(), ShipError> {

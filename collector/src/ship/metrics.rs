@@ -3,7 +3,7 @@
 
 use prost::Message as _;
 use reqwest::StatusCode;
-use vigil_bus::{kafka::KafkaConfig, kafka::KafkaProducer, BusError, OutgoingMessage, Producer};
+use vigil_bus::{BusError, OutgoingMessage, Producer};
 use vigil_model::metrics::{MetricBatch, WriteRequest};
 
 use super::ShipError;
@@ -25,14 +25,10 @@ impl MetricShipper {
                     .map_err(|error| anyhow::anyhow!("agent.output.http: failed to build the http client: {error}"))?;
                 Ok(MetricShipper::Http { client, endpoint: format!("{}/api/v1/write", http.url.trim_end_matches('/')) })
             }
-            (None, Some(kafka)) => {
-                let mut config = KafkaConfig::new(kafka.brokers.clone());
-                config.compression = kafka.compression.clone();
-                config.properties = kafka.properties.clone();
-                let producer = KafkaProducer::new(&config)
-                    .map_err(|error| anyhow::anyhow!("agent.output.kafka: failed to create the producer: {error}"))?;
-                Ok(MetricShipper::Kafka { producer: Producer::Kafka(producer), topic: vigil_bus::METRICS_TOPIC.into() })
-            }
+            (None, Some(kafka)) => Ok(MetricShipper::Kafka {
+                producer: super::kafka::producer(kafka)?,
+                topic: vigil_bus::METRICS_TOPIC.into(),
+            }),
             (None, None) => anyhow::bail!("agent.output: set either http or kafka"),
         }
     }
