@@ -121,6 +121,11 @@ impl ChunkEncoder {
         }
     }
 
+    /// The samples so far, read in place.
+    pub fn iter(&self) -> ChunkIter<'_> {
+        ChunkIter::new(self.bits.bytes(), self.count)
+    }
+
     /// The samples so far as a closed chunk (the encoder can go on appending).
     pub fn to_chunk(&self) -> Chunk {
         Chunk {

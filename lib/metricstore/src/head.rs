@@ -195,14 +195,19 @@ fn intersect(a: &[SeriesId], b: &[SeriesId]) -> Vec<SeriesId> {
 }
 
 fn samples_in(data: &SeriesData, min_time: i64, max_time: i64) -> Vec<(i64, f64)> {
-    let open = (data.open.count() > 0).then(|| data.open.to_chunk());
-    data.closed
+    let in_range = |time: &i64| (min_time..=max_time).contains(time);
+    let mut samples: Vec<(i64, f64)> = data
+        .closed
         .iter()
-        .chain(open.iter())
         .filter(|chunk| chunk.max_time >= min_time && chunk.min_time <= max_time)
-        .flat_map(|chunk| chunk.iter().collect::<Vec<_>>())
-        .filter(|(time, _)| (min_time..=max_time).contains(time))
-        .collect()
+        .flat_map(Chunk::iter)
+        .filter(|(time, _)| in_range(time))
+        .collect();
+    // The open chunk is read where it is, not copied.
+    if data.open.last_time().is_some_and(|last| last >= min_time) {
+        samples.extend(data.open.iter().filter(|(time, _)| in_range(time)));
+    }
+    samples
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
