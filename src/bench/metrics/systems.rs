@@ -38,14 +38,10 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 impl Running {
     pub async fn start(system: System, dir: &Path) -> anyhow::Result<Running> {
         std::fs::create_dir_all(dir)?;
-        let port = free_port()?;
+        let port = crate::bench::free_port()?;
         let listen = format!("127.0.0.1:{port}");
         let data = dir.join("data");
         let log = std::fs::File::create(dir.join("server.log"))?;

@@ -70,15 +70,11 @@ impl Drop for Cluster {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 impl Cluster {
     /// `nodes` registry nodes of this binary, auth off (etcd runs without auth too).
     pub fn vigil(dir: &Path, nodes: usize) -> anyhow::Result<Cluster> {
         let exe = std::env::current_exe()?;
-        let ports: Vec<u16> = (0..nodes).map(|_| free_port()).collect::<anyhow::Result<_>>()?;
+        let ports: Vec<u16> = (0..nodes).map(|_| crate::bench::free_port()).collect::<anyhow::Result<_>>()?;
         let peers: Vec<String> =
             ports.iter().enumerate().map(|(i, p)| format!("\"{}=127.0.0.1:{p}\"", i + 1)).collect();
         let mut members = Vec::new();
@@ -112,8 +108,8 @@ impl Cluster {
     pub fn etcd(dir: &Path) -> anyhow::Result<Cluster> {
         let program =
             which("etcd").context("etcd is not installed: apt-get install etcd-server (or pass --skip-etcd)")?;
-        let peer_ports = [free_port()?, free_port()?, free_port()?];
-        let client_ports = [free_port()?, free_port()?, free_port()?];
+        let peer_ports = [crate::bench::free_port()?, crate::bench::free_port()?, crate::bench::free_port()?];
+        let client_ports = [crate::bench::free_port()?, crate::bench::free_port()?, crate::bench::free_port()?];
         let initial: Vec<String> =
             peer_ports.iter().enumerate().map(|(i, p)| format!("n{}=http://127.0.0.1:{p}", i + 1)).collect();
         let mut members = Vec::new();
