@@ -15,7 +15,9 @@ use std::{
 
 use tokio::sync::watch;
 use vigil_exposition::{parse, Format, Parsed, ParsedSample};
-use vigil_model::metrics::{Label, MetricBatch, MetricMetadata, Sample, TimeSeries, METRIC_BATCH_SCHEMA_VERSION};
+use vigil_model::metrics::{
+    Label, MetricBatch, MetricMetadata, Sample, TimeSeries, METRIC_BATCH_SCHEMA_VERSION, STALE_NAN_BITS,
+};
 
 use crate::{
     config::ScrapeConfig,
@@ -25,8 +27,6 @@ use crate::{
 
 /// Scrape results kept while the output is down.
 const MAX_QUEUED: usize = 40;
-/// Prometheus's stale marker.
-const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 type SeriesLabels = Vec<(String, String)>;
@@ -95,7 +95,7 @@ pub async fn run(
         series.push(one(named("up", &own), up, now));
         series.push(one(named("scrape_duration_seconds", &own), duration, now));
         for gone in previous.difference(&current) {
-            series.push(one(gone.clone(), f64::from_bits(STALE_NAN), now));
+            series.push(one(gone.clone(), f64::from_bits(STALE_NAN_BITS), now));
         }
         previous = current;
         let batch =

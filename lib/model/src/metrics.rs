@@ -4,6 +4,10 @@
 //! protocol (`prometheus.TimeSeries`), so a remote-write request decodes into them directly
 //! ([`WriteRequest`]) and passes through to the bus without conversion.
 
+/// Prometheus's stale marker: a sample whose value is a NaN with exactly these bits ends its
+/// series (written by a scraper when a series disappears).
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
 /// Version of [`MetricBatch`]; the pipeline keeps (and counts) batches of a newer version.
 pub const METRIC_BATCH_SCHEMA_VERSION: u32 = 1;
 

@@ -35,8 +35,7 @@ impl Value {
     }
 }
 
-/// Prometheus's stale marker: a NaN with this exact bit pattern ends a series.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+pub use vigil_model::metrics::STALE_NAN_BITS;
 
 pub fn is_stale(value: f64) -> bool {
     value.to_bits() == STALE_NAN_BITS
