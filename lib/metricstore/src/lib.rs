@@ -9,12 +9,14 @@
 mod bits;
 pub mod chunk;
 pub mod head;
+mod hints;
 pub mod labels;
 pub mod matcher;
 mod store;
 pub mod wal;
 
 pub use head::{AppendError, Head, SeriesId, SeriesSamples};
+pub use hints::SelectHints;
 pub use labels::{LabelError, Labels};
 pub use matcher::{MatchOp, Matcher};
 pub use store::{AppendReport, Metadata, MetricStore, Recovered};

@@ -10,6 +10,7 @@ use std::{
 
 use crate::{
     head::{AppendError, Head, SeriesSamples},
+    hints::SelectHints,
     labels::Labels,
     matcher::Matcher,
     wal::{Record, Wal},
@@ -120,7 +121,13 @@ impl MetricStore {
         Ok(report)
     }
 
-    pub fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<SeriesSamples> {
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        min_time: i64,
+        max_time: i64,
+        _hints: &SelectHints,
+    ) -> Vec<SeriesSamples> {
         self.head.select(matchers, min_time, max_time)
     }
 
@@ -186,7 +193,7 @@ mod tests {
         let (store, recovered) = MetricStore::open(dir.path()).unwrap();
         assert_eq!((recovered.series, recovered.samples), (2, 3));
         assert_eq!(recovered.offsets, BTreeMap::from([(0, 12)]));
-        let a = store.select(&[Matcher::equal("job", "a")], 0, 10_000);
+        let a = store.select(&[Matcher::equal("job", "a")], 0, 10_000, &SelectHints::raw());
         assert_eq!(a[0].samples, [(1000, 1.0), (2000, 1.0)]);
     }
 }

@@ -8,7 +8,7 @@ use promql_parser::{
     label::MatchOp as ParsedOp,
     parser::{Expr, MatrixSelector, Offset, VectorSelector},
 };
-use vigil_metricstore::{MatchOp, Matcher, SeriesSamples};
+use vigil_metricstore::{MatchOp, Matcher, SelectHints, SeriesSamples};
 
 use crate::{
     aggregate, binary,
@@ -20,17 +20,19 @@ use crate::{
 /// Where series come from.
 pub trait Storage {
     /// Series matching every matcher with their samples in `[min_time, max_time]` (ms).
-    fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<SeriesSamples>;
+    /// `hints` say how the samples will be used, so a store may answer from a downsampled
+    /// tier where that gives the same function result at a coarser grain.
+    fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64, hints: &SelectHints) -> Vec<SeriesSamples>;
 }
 
 impl Storage for vigil_metricstore::MetricStore {
-    fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<SeriesSamples> {
-        vigil_metricstore::MetricStore::select(self, matchers, min_time, max_time)
+    fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64, hints: &SelectHints) -> Vec<SeriesSamples> {
+        vigil_metricstore::MetricStore::select(self, matchers, min_time, max_time, hints)
     }
 }
 
 impl Storage for vigil_metricstore::Head {
-    fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<SeriesSamples> {
+    fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64, _hints: &SelectHints) -> Vec<SeriesSamples> {
         vigil_metricstore::Head::select(self, matchers, min_time, max_time)
     }
 }
@@ -44,12 +46,14 @@ pub struct Evaluator<'a> {
     /// The query's first and last evaluation times: what to prefetch.
     start: i64,
     end: i64,
+    /// Time between evaluations (0 for an instant query).
+    step: i64,
     fetched: HashMap<String, Vec<SeriesSamples>>,
 }
 
 impl<'a> Evaluator<'a> {
-    pub fn new(storage: &'a dyn Storage, start: i64, end: i64, lookback_ms: i64) -> Evaluator<'a> {
-        Evaluator { storage, lookback_ms, start, end, fetched: HashMap::new() }
+    pub fn new(storage: &'a dyn Storage, start: i64, end: i64, step: i64, lookback_ms: i64) -> Evaluator<'a> {
+        Evaluator { storage, lookback_ms, start, end, step, fetched: HashMap::new() }
     }
 
     pub fn eval(&mut self, expr: &Expr, time: i64) -> Result<Value, QueryError> {
@@ -71,7 +75,7 @@ impl<'a> Evaluator<'a> {
             },
             Expr::VectorSelector(selector) => self.instant_vector(selector, time).map(Value::Vector),
             Expr::MatrixSelector(selector) => {
-                self.range_vector(selector, time).map(|(series, _)| Value::Matrix(series))
+                self.range_vector(selector, time, None).map(|(series, _)| Value::Matrix(series))
             }
             Expr::Call(call) => functions::call(self, call, time),
             Expr::Aggregate(aggregation) => aggregate::eval(self, aggregation, time),
@@ -85,7 +89,7 @@ impl<'a> Evaluator<'a> {
     pub fn instant_vector(&mut self, selector: &VectorSelector, time: i64) -> Result<Vec<Sample>, QueryError> {
         let at = time - offset_ms(&selector.offset)?;
         let lookback = self.lookback_ms;
-        let series = self.fetch(selector, lookback)?;
+        let series = self.fetch(selector, lookback, None)?;
         Ok(series
             .iter()
             .filter_map(|series| {
@@ -97,11 +101,16 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Each matching series' samples in `(t - range, t]` (stale markers left out), and that
-    /// window's end in ms.
-    pub fn range_vector(&mut self, selector: &MatrixSelector, time: i64) -> Result<(Vec<Series>, i64), QueryError> {
+    /// window's end in ms. `function` is what will be applied to each window, if anything.
+    pub fn range_vector(
+        &mut self,
+        selector: &MatrixSelector,
+        time: i64,
+        function: Option<&str>,
+    ) -> Result<(Vec<Series>, i64), QueryError> {
         let range = selector.range.as_millis() as i64;
         let at = time - offset_ms(&selector.vs.offset)?;
-        let series = self.fetch(&selector.vs, range)?;
+        let series = self.fetch(&selector.vs, range, function)?;
         let selected = series
             .iter()
             .filter_map(|series| {
@@ -116,15 +125,21 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The selector's series over the whole query, read once.
-    fn fetch(&mut self, selector: &VectorSelector, window: i64) -> Result<&Vec<SeriesSamples>, QueryError> {
+    fn fetch(
+        &mut self,
+        selector: &VectorSelector,
+        window: i64,
+        function: Option<&str>,
+    ) -> Result<&Vec<SeriesSamples>, QueryError> {
         if selector.at.is_some() {
             return Err(unsupported("the @ modifier"));
         }
         let offset = offset_ms(&selector.offset)?;
-        let key = format!("{selector}|{window}");
+        let key = format!("{selector}|{window}|{}", function.unwrap_or(""));
         if !self.fetched.contains_key(&key) {
             let matchers = matchers_of(selector)?;
-            let series = self.storage.select(&matchers, self.start - offset - window, self.end - offset);
+            let hints = SelectHints { function: function.map(str::to_string), range_ms: window, step_ms: self.step };
+            let series = self.storage.select(&matchers, self.start - offset - window, self.end - offset, &hints);
             self.fetched.insert(key.clone(), series);
         }
         Ok(&self.fetched[&key])

@@ -136,7 +136,7 @@ fn over_time(
         });
     };
     let range = selector.range.as_millis() as i64;
-    let (series, end) = evaluator.range_vector(selector, time)?;
+    let (series, end) = evaluator.range_vector(selector, time, Some(name))?;
     let mut out = Vec::new();
     for Series { labels, points } in series {
         let values: Vec<f64> = points.iter().map(|(_, v)| *v).collect();

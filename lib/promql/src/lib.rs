@@ -70,7 +70,7 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
 /// Evaluates `query` at `time` (ms).
 pub fn instant_query(storage: &dyn Storage, query: &str, time: i64) -> Result<Value, QueryError> {
     let expr = parse(query)?;
-    let value = eval::Evaluator::new(storage, time, time, DEFAULT_LOOKBACK_MS).eval(&expr, time)?;
+    let value = eval::Evaluator::new(storage, time, time, 0, DEFAULT_LOOKBACK_MS).eval(&expr, time)?;
     if let Value::Vector(samples) = &value {
         eval::check_unique(samples)?;
     }
@@ -90,7 +90,7 @@ pub fn range_query(
         return Err(QueryError::Execution("step must be positive".into()));
     }
     let expr = parse(query)?;
-    let mut evaluator = eval::Evaluator::new(storage, start, end, DEFAULT_LOOKBACK_MS);
+    let mut evaluator = eval::Evaluator::new(storage, start, end, step, DEFAULT_LOOKBACK_MS);
     // Each label set's position in `series`: hashed once per point, sorted once at the end.
     let mut positions: HashMap<Labels, usize> = HashMap::new();
     let mut series: Vec<Series> = Vec::new();

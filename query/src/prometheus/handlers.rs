@@ -122,5 +122,9 @@ pub async fn metadata(State(store): Store, params: Params) -> Result<Response, P
 
 fn select_labels(store: &MetricStore, selector: &str, start: i64, end: i64) -> Result<Vec<Labels>, PromError> {
     let matchers = vigil_promql::selector_matchers(selector)?;
-    Ok(store.select(&matchers, start, end).into_iter().map(|s| s.labels).collect())
+    Ok(store
+        .select(&matchers, start, end, &vigil_metricstore::SelectHints::raw())
+        .into_iter()
+        .map(|s| s.labels)
+        .collect())
 }
