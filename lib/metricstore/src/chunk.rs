@@ -27,6 +27,24 @@ impl Chunk {
     }
 }
 
+/// Encodes time-sorted samples into chunks of at most [`SAMPLES_PER_CHUNK`], starting a new
+/// chunk at every multiple of `cut_every` ms (block boundaries) when it is not 0.
+pub fn encode_all(samples: impl IntoIterator<Item = (i64, f64)>, cut_every: i64) -> Vec<Chunk> {
+    let mut chunks = Vec::new();
+    let mut open = ChunkEncoder::default();
+    for (time, value) in samples {
+        if open.must_close_before(time, cut_every) {
+            chunks.push(open.to_chunk());
+            open = ChunkEncoder::default();
+        }
+        open.append(time, value);
+    }
+    if open.count() > 0 {
+        chunks.push(open.to_chunk());
+    }
+    chunks
+}
+
 /// Appends samples to an open chunk.
 #[derive(Debug, Clone)]
 pub struct ChunkEncoder {
@@ -65,8 +83,19 @@ impl ChunkEncoder {
         self.count >= SAMPLES_PER_CHUNK
     }
 
+    /// Whether a sample at `time` must go to a new chunk: this one is full, or `time` is in
+    /// another `cut_every`-long range (so no chunk straddles a block boundary).
+    pub fn must_close_before(&self, time: i64, cut_every: i64) -> bool {
+        self.count > 0
+            && (self.is_full() || (cut_every > 0 && time.div_euclid(cut_every) != self.min_time.div_euclid(cut_every)))
+    }
+
     pub fn last_time(&self) -> Option<i64> {
         (self.count > 0).then_some(self.last_time)
+    }
+
+    pub fn min_time(&self) -> Option<i64> {
+        (self.count > 0).then_some(self.min_time)
     }
 
     /// Appends a sample; the caller keeps timestamps strictly increasing.

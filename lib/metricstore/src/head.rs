@@ -1,29 +1,55 @@
-//! The head: every series in memory, its recent samples in compressed chunks, and an inverted
-//! index (postings: label name → value → series ids) for selecting series by matchers.
+//! The head: every live series in memory, its recent samples in compressed chunks, and an
+//! inverted index (postings) for selecting series by matchers.
+//!
+//! Chunks are cut at block boundaries (every `block_ms`), so the oldest closed chunks can be
+//! handed to a block whole ([`Head::take_before`]) and then dropped ([`Head::drop_taken`]).
+//! Samples older than a series' last one are accepted into a small sorted out-of-order buffer
+//! when they are within the out-of-order window of the newest sample in the head.
 
 use std::{
-    collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex, RwLock},
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc, Mutex, RwLock,
+    },
 };
 
 use crate::{
-    chunk::{Chunk, ChunkEncoder},
+    chunk::{encode_all, Chunk, ChunkEncoder},
     labels::Labels,
     matcher::Matcher,
+    merge::merge_samples,
+    postings::{matches_all, Postings},
 };
 
-/// A series' number in this head, in creation order.
+/// A series' number in this head, in creation order. Numbers are never reused.
 pub type SeriesId = u32;
 
 /// Why a sample was not appended.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AppendError {
-    #[error("sample at {time} is older than the series' last sample at {last}")]
+    #[error("sample at {time} is older than the series' last sample at {last} and outside the out-of-order window")]
     OutOfOrder { time: i64, last: i64 },
     #[error("another value for timestamp {time} was already stored")]
     Duplicate { time: i64 },
     #[error("no series with id {0}")]
     UnknownSeries(SeriesId),
+}
+
+/// How the head cuts chunks and which late samples it takes.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadOptions {
+    /// Chunks never straddle a multiple of this (the block length), in ms.
+    pub block_ms: i64,
+    /// A sample older than its series' last one is still accepted when it is at most this
+    /// much older than the newest sample in the head (ms); 0 refuses every late sample.
+    pub out_of_order_window_ms: i64,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        HeadOptions { block_ms: 2 * 3_600_000, out_of_order_window_ms: 0 }
+    }
 }
 
 /// One series' samples.
@@ -32,6 +58,32 @@ struct SeriesData {
     closed: Vec<Chunk>,
     open: ChunkEncoder,
     last_value: f64,
+    /// Late samples, sorted by time, with no time that the chunks also hold.
+    out_of_order: Vec<(i64, f64)>,
+}
+
+impl SeriesData {
+    fn last_time(&self) -> Option<i64> {
+        self.open.last_time().or_else(|| self.closed.last().map(|c| c.max_time))
+    }
+
+    fn min_time(&self) -> Option<i64> {
+        let chunks = self.closed.first().map(|c| c.min_time).or_else(|| self.open.min_time());
+        match (chunks, self.out_of_order.first()) {
+            (Some(a), Some((b, _))) => Some(a.min(*b)),
+            (a, b) => a.or(b.map(|(t, _)| *t)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.closed.is_empty() && self.open.count() == 0 && self.out_of_order.is_empty()
+    }
+
+    /// The in-order sample stored at `time`, if any.
+    fn in_order_at(&self, time: i64) -> Option<f64> {
+        let closed = self.closed.iter().filter(|c| (c.min_time..=c.max_time).contains(&time));
+        closed.flat_map(Chunk::iter).chain(self.open.iter()).find(|(t, _)| *t == time).map(|(_, v)| v)
+    }
 }
 
 /// A selected series with its samples in the asked time range.
@@ -41,23 +93,51 @@ pub struct SeriesSamples {
     pub samples: Vec<(i64, f64)>,
 }
 
-#[derive(Debug, Default)]
-struct Index {
-    by_labels: HashMap<Labels, SeriesId>,
-    labels: Vec<Labels>,
-    /// Ids are created in increasing order, so each list stays sorted.
-    postings: BTreeMap<String, BTreeMap<String, Vec<SeriesId>>>,
+/// What [`Head::take_before`] took from one series, for a block; [`Head::drop_taken`] then
+/// removes exactly that from the head.
+#[derive(Debug)]
+pub struct Taken {
+    pub id: SeriesId,
+    pub labels: Labels,
+    pub chunks: Vec<Chunk>,
+    closed_taken: usize,
+    out_of_order_taken: Vec<(i64, u64)>,
 }
 
 #[derive(Debug, Default)]
+struct Index {
+    by_labels: HashMap<Labels, SeriesId>,
+    /// By id; `None` once a series was dropped.
+    labels: Vec<Option<Labels>>,
+    postings: Postings,
+    live: usize,
+}
+
+#[derive(Debug)]
 pub struct Head {
+    options: HeadOptions,
     index: RwLock<Index>,
-    series: RwLock<Vec<Arc<Mutex<SeriesData>>>>,
+    series: RwLock<Vec<Option<Arc<Mutex<SeriesData>>>>>,
+    max_time: AtomicI64,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Head::with_options(HeadOptions::default())
+    }
 }
 
 impl Head {
     pub fn new() -> Head {
         Head::default()
+    }
+
+    pub fn with_options(options: HeadOptions) -> Head {
+        Head { options, index: RwLock::default(), series: RwLock::default(), max_time: AtomicI64::new(i64::MIN) }
+    }
+
+    pub fn options(&self) -> HeadOptions {
+        self.options
     }
 
     /// The id of `labels`, creating the series if needed (true when created).
@@ -71,34 +151,58 @@ impl Head {
         }
         let mut series = write(&self.series);
         let id = series.len() as SeriesId;
-        series.push(Arc::default());
+        series.push(Some(Arc::default()));
         index.by_labels.insert(labels.clone(), id);
-        index.labels.push(labels.clone());
-        for (name, value) in labels.iter() {
-            index.postings.entry(name.to_string()).or_default().entry(value.to_string()).or_default().push(id);
-        }
+        index.labels.push(Some(labels.clone()));
+        index.postings.add(id, labels);
+        index.live += 1;
         (id, true)
     }
 
+    /// The head's own copy of `labels` when it has the series (so blocks share it).
+    pub fn intern(&self, labels: Labels) -> Labels {
+        let index = read(&self.index);
+        match index.by_labels.get_key_value(&labels) {
+            Some((shared, _)) => shared.clone(),
+            None => labels,
+        }
+    }
+
     pub fn series_count(&self) -> usize {
-        read(&self.index).labels.len()
+        read(&self.index).live
     }
 
     pub fn labels_of(&self, id: SeriesId) -> Option<Labels> {
-        read(&self.index).labels.get(id as usize).cloned()
+        read(&self.index).labels.get(id as usize).cloned().flatten()
     }
 
-    /// Appends one sample: true when stored, false when that very sample was already the
-    /// last one (a resent batch). An older sample, or another value at the same time, is
-    /// refused.
+    /// The newest sample time in the head, if any sample was appended.
+    pub fn max_time(&self) -> Option<i64> {
+        Some(self.max_time.load(Ordering::Relaxed)).filter(|t| *t != i64::MIN)
+    }
+
+    /// The oldest sample time in the head (a scan of every series).
+    pub fn min_time(&self) -> Option<i64> {
+        let series = read(&self.series);
+        series.iter().flatten().filter_map(|s| lock(s).min_time()).min()
+    }
+
+    /// Appends one sample: true when stored, false when that very sample was already stored
+    /// (a resent batch). A late sample outside the out-of-order window, or another value at a
+    /// stored time, is refused.
     pub fn append(&self, id: SeriesId, time: i64, value: f64) -> Result<bool, AppendError> {
-        let series = read(&self.series).get(id as usize).cloned().ok_or(AppendError::UnknownSeries(id))?;
-        let mut data = series.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let last = data.open.last_time().or_else(|| data.closed.last().map(|c| c.max_time));
-        if let Some(last) = last {
-            if time < last {
-                return Err(AppendError::OutOfOrder { time, last });
-            }
+        self.append_within(id, time, value, self.options.out_of_order_window_ms)
+    }
+
+    /// Appends while replaying the log: every late sample the log holds was accepted once.
+    pub fn append_replayed(&self, id: SeriesId, time: i64, value: f64) -> Result<bool, AppendError> {
+        self.append_within(id, time, value, i64::MAX)
+    }
+
+    fn append_within(&self, id: SeriesId, time: i64, value: f64, window: i64) -> Result<bool, AppendError> {
+        let series = read(&self.series).get(id as usize).cloned().flatten().ok_or(AppendError::UnknownSeries(id))?;
+        let mut data = lock(&series);
+        if let Some(last) = data.last_time() {
             if time == last {
                 return if value.to_bits() == data.last_value.to_bits() {
                     Ok(false)
@@ -106,14 +210,22 @@ impl Head {
                     Err(AppendError::Duplicate { time })
                 };
             }
+            if time < last {
+                let newest = self.max_time().unwrap_or(last);
+                if window == 0 || time < newest.saturating_sub(window) {
+                    return Err(AppendError::OutOfOrder { time, last });
+                }
+                return append_late(&mut data, time, value);
+            }
         }
-        if data.open.is_full() {
+        if data.open.must_close_before(time, self.options.block_ms) {
             let chunk = data.open.to_chunk();
             data.closed.push(chunk);
             data.open = ChunkEncoder::default();
         }
         data.open.append(time, value);
         data.last_value = value;
+        self.max_time.fetch_max(time, Ordering::Relaxed);
         Ok(true)
     }
 
@@ -122,17 +234,19 @@ impl Head {
     pub fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<SeriesSamples> {
         let candidates: Vec<(SeriesId, Labels)> = {
             let index = read(&self.index);
-            let ids = candidate_ids(&index, matchers);
-            ids.into_iter()
-                .map(|id| (id, index.labels[id as usize].clone()))
-                .filter(|(_, labels)| matchers.iter().all(|m| m.matches(labels.get(&m.name).unwrap_or(""))))
+            let ids: Box<dyn Iterator<Item = u32>> = match index.postings.candidates(matchers) {
+                Some(ids) => Box::new(ids.into_iter()),
+                None => Box::new(0..index.labels.len() as u32),
+            };
+            ids.filter_map(|id| Some((id, index.labels[id as usize].clone()?)))
+                .filter(|(_, labels)| matches_all(matchers, labels))
                 .collect()
         };
         let series = read(&self.series);
         let mut selected: Vec<SeriesSamples> = candidates
             .into_iter()
             .filter_map(|(id, labels)| {
-                let data = series[id as usize].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let data = lock(series[id as usize].as_ref()?);
                 let samples = samples_in(&data, min_time, max_time);
                 (!samples.is_empty()).then_some(SeriesSamples { labels, samples })
             })
@@ -143,55 +257,114 @@ impl Head {
 
     /// Label names in use, sorted.
     pub fn label_names(&self) -> Vec<String> {
-        read(&self.index).postings.keys().cloned().collect()
+        read(&self.index).postings.label_names().map(str::to_string).collect()
     }
 
     /// Values of label `name`, sorted.
     pub fn label_values(&self, name: &str) -> Vec<String> {
-        read(&self.index).postings.get(name).map(|values| values.keys().cloned().collect()).unwrap_or_default()
+        read(&self.index).postings.label_values(name).map(str::to_string).collect()
     }
-}
 
-/// Ids the matchers could select: narrowed by every matcher that series without its label
-/// fail, else every series. The caller still checks each matcher on each candidate.
-fn candidate_ids(index: &Index, matchers: &[Matcher]) -> Vec<SeriesId> {
-    let mut narrowed: Option<Vec<SeriesId>> = None;
-    for matcher in matchers.iter().filter(|m| !m.matches_empty()) {
-        let mut ids: Vec<SeriesId> = index
-            .postings
-            .get(&matcher.name)
-            .map(|values| {
-                values
-                    .iter()
-                    .filter(|(value, _)| matcher.matches(value))
-                    .flat_map(|(_, ids)| ids.iter().copied())
-                    .collect()
-            })
-            .unwrap_or_default();
-        ids.sort_unstable();
-        ids.dedup();
-        narrowed = Some(match narrowed {
-            None => ids,
-            Some(previous) => intersect(&previous, &ids),
-        });
+    /// Copies every sample before `before` (ms) out of the head, as chunks per series, sorted
+    /// by labels. Open chunks that end before `before` are closed first, so samples appended
+    /// from now on go to new chunks and stay in the head.
+    pub fn take_before(&self, before: i64) -> Vec<Taken> {
+        let all: Vec<(SeriesId, Labels)> = {
+            let index = read(&self.index);
+            index.labels.iter().enumerate().filter_map(|(id, l)| Some((id as SeriesId, l.clone()?))).collect()
+        };
+        let series = read(&self.series);
+        let mut taken = Vec::new();
+        for (id, labels) in all {
+            let Some(slot) = series[id as usize].as_ref() else { continue };
+            let mut data = lock(slot);
+            if data.open.last_time().is_some_and(|last| last < before) {
+                let chunk = data.open.to_chunk();
+                data.closed.push(chunk);
+                data.open = ChunkEncoder::default();
+            }
+            let closed_taken = data.closed.iter().take_while(|c| c.max_time < before).count();
+            let late: Vec<(i64, f64)> = data.out_of_order.iter().copied().take_while(|(t, _)| *t < before).collect();
+            if closed_taken == 0 && late.is_empty() {
+                continue;
+            }
+            let chunks = if late.is_empty() {
+                data.closed[..closed_taken].to_vec()
+            } else {
+                let in_order: Vec<(i64, f64)> = data.closed[..closed_taken].iter().flat_map(Chunk::iter).collect();
+                encode_all(merge_samples(vec![in_order, late.clone()]), self.options.block_ms)
+            };
+            let out_of_order_taken = late.iter().map(|(t, v)| (*t, v.to_bits())).collect();
+            taken.push(Taken { id, labels, chunks, closed_taken, out_of_order_taken });
+        }
+        taken.sort_by(|a, b| a.labels.cmp(&b.labels));
+        taken
     }
-    narrowed.unwrap_or_else(|| (0..index.labels.len() as SeriesId).collect())
-}
 
-fn intersect(a: &[SeriesId], b: &[SeriesId]) -> Vec<SeriesId> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
+    /// Removes what `take_before` took (now safe in a block); a series left with no samples
+    /// is forgotten. Appends must not run meanwhile (the store holds its log lock).
+    pub fn drop_taken(&self, taken: &[Taken]) {
+        let mut emptied = Vec::new();
+        {
+            let series = read(&self.series);
+            for entry in taken {
+                let Some(slot) = series[entry.id as usize].as_ref() else { continue };
+                let mut data = lock(slot);
+                let count = entry.closed_taken.min(data.closed.len());
+                data.closed.drain(..count);
+                if !entry.out_of_order_taken.is_empty() {
+                    data.out_of_order
+                        .retain(|(t, v)| entry.out_of_order_taken.binary_search(&(*t, v.to_bits())).is_err());
+                }
+                if data.is_empty() {
+                    emptied.push(entry.id);
+                }
             }
         }
+        if emptied.is_empty() {
+            return;
+        }
+        let mut index = write(&self.index);
+        let mut series = write(&self.series);
+        for id in emptied {
+            if let Some(labels) = index.labels[id as usize].take() {
+                index.by_labels.remove(&labels);
+                index.postings.remove(id, &labels);
+                index.live -= 1;
+            }
+            series[id as usize] = None;
+        }
     }
-    out
+
+    /// Calls `visit` with every live series' id, labels and samples (closed chunks, the open
+    /// chunk as a chunk, late samples): what a log checkpoint writes.
+    pub fn for_each_series(&self, mut visit: impl FnMut(SeriesId, &Labels, &[Chunk], Option<Chunk>, &[(i64, f64)])) {
+        let index = read(&self.index);
+        let series = read(&self.series);
+        for (id, labels) in index.labels.iter().enumerate() {
+            let (Some(labels), Some(slot)) = (labels, series[id].as_ref()) else { continue };
+            let data = lock(slot);
+            let open = (data.open.count() > 0).then(|| data.open.to_chunk());
+            visit(id as SeriesId, labels, &data.closed, open, &data.out_of_order);
+        }
+    }
+}
+
+/// Stores a late sample in the series' out-of-order buffer, unless that time is stored.
+fn append_late(data: &mut SeriesData, time: i64, value: f64) -> Result<bool, AppendError> {
+    let stored = match data.out_of_order.binary_search_by_key(&time, |(t, _)| *t) {
+        Ok(at) => Some(data.out_of_order[at].1),
+        Err(_) => data.in_order_at(time),
+    };
+    match stored {
+        Some(old) if old.to_bits() == value.to_bits() => Ok(false),
+        Some(_) => Err(AppendError::Duplicate { time }),
+        None => {
+            let at = data.out_of_order.partition_point(|(t, _)| *t < time);
+            data.out_of_order.insert(at, (time, value));
+            Ok(true)
+        }
+    }
 }
 
 fn samples_in(data: &SeriesData, min_time: i64, max_time: i64) -> Vec<(i64, f64)> {
@@ -207,7 +380,15 @@ fn samples_in(data: &SeriesData, min_time: i64, max_time: i64) -> Vec<(i64, f64)
     if data.open.last_time().is_some_and(|last| last >= min_time) {
         samples.extend(data.open.iter().filter(|(time, _)| in_range(time)));
     }
-    samples
+    if data.out_of_order.is_empty() {
+        return samples;
+    }
+    let late: Vec<(i64, f64)> = data.out_of_order.iter().copied().filter(|(t, _)| in_range(t)).collect();
+    merge_samples(vec![samples, late])
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

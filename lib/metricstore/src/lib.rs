@@ -7,16 +7,22 @@
 //! found through an inverted label index; [`Matcher`]s select them.
 
 mod bits;
+pub mod block;
 pub mod chunk;
+mod compact;
+mod downsample;
 pub mod head;
 mod hints;
 pub mod labels;
 pub mod matcher;
+mod merge;
+mod postings;
 mod store;
+mod varint;
 pub mod wal;
 
-pub use head::{AppendError, Head, SeriesId, SeriesSamples};
+pub use head::{AppendError, Head, HeadOptions, SeriesId, SeriesSamples};
 pub use hints::SelectHints;
 pub use labels::{LabelError, Labels};
 pub use matcher::{MatchOp, Matcher};
-pub use store::{AppendReport, Metadata, MetricStore, Recovered};
+pub use store::{AppendReport, DiskUsage, MaintainReport, Metadata, MetricStore, Recovered, StoreOptions};

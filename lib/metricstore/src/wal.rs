@@ -6,7 +6,14 @@
 //! - 1, series: `id: u32`, then the labels as (name, value) length-prefixed strings;
 //! - 2, samples: `(id: u32, time: i64, value bits: u64)` repeated;
 //! - 3, offsets: `(partition: i32, next offset: i64)` repeated, the bus position the records
-//!   before it cover, so a restart resumes consuming exactly there.
+//!   before it cover, so a restart resumes consuming exactly there;
+//! - 4, chunk: `id: u32, count: u16`, then a compressed chunk of that series' samples.
+//!
+//! A checkpoint (`checkpoint.NNNNNNNN`, same record format) replaces every segment before
+//! segment N once the samples they held are in blocks: it holds what the head still has
+//! (series, chunks, late samples) and the bus offsets. Replay reads the newest checkpoint,
+//! then the segments from N on. A checkpoint is written under `.tmp`, fsynced and renamed
+//! before any segment is removed, so a crash at any point leaves a complete log.
 //!
 //! A crash can leave a torn record at the end. Replay stops at the first record that is short
 //! or fails its checksum, truncates the log there (and drops later segments), and reports how
@@ -31,6 +38,7 @@ const MAX_RECORD_BYTES: u32 = 256 * 1024 * 1024;
 const KIND_SERIES: u8 = 1;
 const KIND_SAMPLES: u8 = 2;
 const KIND_OFFSETS: u8 = 3;
+const KIND_CHUNK: u8 = 4;
 
 /// One replayed record.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +46,7 @@ pub enum Record {
     Series { id: u32, labels: Labels },
     Samples(Vec<(u32, i64, f64)>),
     Offsets(BTreeMap<i32, i64>),
+    Chunk { id: u32, count: u16, bytes: Vec<u8> },
 }
 
 /// What replay found.
@@ -59,8 +68,24 @@ impl Wal {
     /// Opens (or creates) the WAL in `dir` and replays it.
     pub fn open(dir: &Path) -> std::io::Result<(Wal, Replayed)> {
         std::fs::create_dir_all(dir)?;
-        let mut segments = list_segments(dir)?;
         let mut replayed = Replayed::default();
+        let checkpoint = newest_checkpoint(dir)?;
+        if let Some(first) = checkpoint {
+            let path = checkpoint_path(dir, first);
+            let bytes = read_file(&path)?;
+            let (records, good_len) = decode_records(&bytes);
+            if good_len < bytes.len() {
+                // A checkpoint is complete and fsynced before it gets its name: damage here
+                // is a disk fault, and replaying past it would lose acknowledged samples.
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the WAL checkpoint {} is corrupt at byte {good_len}; restore it from a backup or move the metrics directory aside", path.display()),
+                ));
+            }
+            replayed.records.extend(records);
+            remove_before(dir, first)?;
+        }
+        let mut segments = list_segments(dir)?;
         let mut last_good: Option<(u32, u64)> = None;
         let mut corrupt_at: Option<(u32, u64)> = None;
         for &segment in &segments {
@@ -87,7 +112,7 @@ impl Wal {
             segments.retain(|s| *s <= segment);
             File::open(dir)?.sync_all()?;
         }
-        let (segment, written) = last_good.unwrap_or((1, 0));
+        let (segment, written) = last_good.unwrap_or((checkpoint.unwrap_or(1), 0));
         let file = OpenOptions::new().create(true).append(true).open(segment_path(dir, segment))?;
         if segments.is_empty() {
             File::open(dir)?.sync_all()?;
@@ -96,36 +121,18 @@ impl Wal {
     }
 
     pub fn log_series(&mut self, id: u32, labels: &Labels) -> std::io::Result<()> {
-        let mut payload = vec![KIND_SERIES];
-        payload.extend_from_slice(&id.to_le_bytes());
-        for (name, value) in labels.iter() {
-            put_str(&mut payload, name);
-            put_str(&mut payload, value);
-        }
-        self.write_record(&payload)
+        self.write_record(&series_payload(id, labels))
     }
 
     pub fn log_samples(&mut self, samples: &[(u32, i64, f64)]) -> std::io::Result<()> {
         if samples.is_empty() {
             return Ok(());
         }
-        let mut payload = Vec::with_capacity(1 + samples.len() * 20);
-        payload.push(KIND_SAMPLES);
-        for (id, time, value) in samples {
-            payload.extend_from_slice(&id.to_le_bytes());
-            payload.extend_from_slice(&time.to_le_bytes());
-            payload.extend_from_slice(&value.to_bits().to_le_bytes());
-        }
-        self.write_record(&payload)
+        self.write_record(&samples_payload(samples))
     }
 
     pub fn log_offsets(&mut self, offsets: &BTreeMap<i32, i64>) -> std::io::Result<()> {
-        let mut payload = vec![KIND_OFFSETS];
-        for (partition, offset) in offsets {
-            payload.extend_from_slice(&partition.to_le_bytes());
-            payload.extend_from_slice(&offset.to_le_bytes());
-        }
-        self.write_record(&payload)
+        self.write_record(&offsets_payload(offsets))
     }
 
     /// Makes everything logged so far durable; only then may it be acknowledged.
@@ -134,13 +141,36 @@ impl Wal {
         self.file.get_ref().sync_data()
     }
 
+    /// Starts a new segment and writes a checkpoint in front of it with what `fill` puts in;
+    /// then removes the older segments and checkpoints, which it replaces.
+    pub fn checkpoint(
+        &mut self,
+        fill: impl FnOnce(&mut CheckpointWriter) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        self.next_segment()?;
+        let first = self.segment;
+        let tmp = self.dir.join(format!("checkpoint.{first:08}.tmp"));
+        let mut writer = CheckpointWriter { file: BufWriter::new(File::create(&tmp)?) };
+        fill(&mut writer)?;
+        let file = writer.file.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, checkpoint_path(&self.dir, first))?;
+        File::open(&self.dir)?.sync_all()?;
+        remove_before(&self.dir, first)
+    }
+
+    /// Bytes in the log's files.
+    pub fn size_bytes(&self) -> u64 {
+        std::fs::read_dir(&self.dir)
+            .map(|entries| entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+            .unwrap_or(0)
+    }
+
     fn write_record(&mut self, payload: &[u8]) -> std::io::Result<()> {
         if self.written >= SEGMENT_BYTES {
             self.next_segment()?;
         }
-        self.file.write_all(&(payload.len() as u32).to_le_bytes())?;
-        self.file.write_all(&crc32fast::hash(payload).to_le_bytes())?;
-        self.file.write_all(payload)?;
+        write_framed(&mut self.file, payload)?;
         self.written += (HEADER_BYTES + payload.len()) as u64;
         Ok(())
     }
@@ -154,6 +184,107 @@ impl Wal {
         self.written = 0;
         Ok(())
     }
+}
+
+/// Writes the records of a checkpoint.
+pub struct CheckpointWriter {
+    file: BufWriter<File>,
+}
+
+impl CheckpointWriter {
+    pub fn series(&mut self, id: u32, labels: &Labels) -> std::io::Result<()> {
+        write_framed(&mut self.file, &series_payload(id, labels))
+    }
+
+    pub fn chunk(&mut self, id: u32, chunk: &crate::chunk::Chunk) -> std::io::Result<()> {
+        let mut payload = Vec::with_capacity(7 + chunk.bytes.len());
+        payload.push(KIND_CHUNK);
+        payload.extend_from_slice(&id.to_le_bytes());
+        payload.extend_from_slice(&chunk.count.to_le_bytes());
+        payload.extend_from_slice(&chunk.bytes);
+        write_framed(&mut self.file, &payload)
+    }
+
+    pub fn samples(&mut self, samples: &[(u32, i64, f64)]) -> std::io::Result<()> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        write_framed(&mut self.file, &samples_payload(samples))
+    }
+
+    pub fn offsets(&mut self, offsets: &BTreeMap<i32, i64>) -> std::io::Result<()> {
+        write_framed(&mut self.file, &offsets_payload(offsets))
+    }
+}
+
+fn write_framed(out: &mut impl Write, payload: &[u8]) -> std::io::Result<()> {
+    out.write_all(&(payload.len() as u32).to_le_bytes())?;
+    out.write_all(&crc32fast::hash(payload).to_le_bytes())?;
+    out.write_all(payload)
+}
+
+fn series_payload(id: u32, labels: &Labels) -> Vec<u8> {
+    let mut payload = vec![KIND_SERIES];
+    payload.extend_from_slice(&id.to_le_bytes());
+    for (name, value) in labels.iter() {
+        put_str(&mut payload, name);
+        put_str(&mut payload, value);
+    }
+    payload
+}
+
+fn samples_payload(samples: &[(u32, i64, f64)]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(1 + samples.len() * 20);
+    payload.push(KIND_SAMPLES);
+    for (id, time, value) in samples {
+        payload.extend_from_slice(&id.to_le_bytes());
+        payload.extend_from_slice(&time.to_le_bytes());
+        payload.extend_from_slice(&value.to_bits().to_le_bytes());
+    }
+    payload
+}
+
+fn offsets_payload(offsets: &BTreeMap<i32, i64>) -> Vec<u8> {
+    let mut payload = vec![KIND_OFFSETS];
+    for (partition, offset) in offsets {
+        payload.extend_from_slice(&partition.to_le_bytes());
+        payload.extend_from_slice(&offset.to_le_bytes());
+    }
+    payload
+}
+
+fn checkpoint_path(dir: &Path, first_segment: u32) -> PathBuf {
+    dir.join(format!("checkpoint.{first_segment:08}"))
+}
+
+/// The newest complete checkpoint's first segment number.
+fn newest_checkpoint(dir: &Path) -> std::io::Result<Option<u32>> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let number = name.to_str().and_then(|n| n.strip_prefix("checkpoint.")).and_then(|n| n.parse::<u32>().ok());
+        newest = newest.max(number);
+    }
+    Ok(newest)
+}
+
+/// Removes the segments and checkpoints that checkpoint `first` replaces, and unfinished
+/// checkpoints.
+fn remove_before(dir: &Path, first: u32) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let segment = name.strip_suffix(".seg").and_then(|n| n.parse::<u32>().ok());
+        let checkpoint = name.strip_prefix("checkpoint.").and_then(|n| n.parse::<u32>().ok());
+        let stale = segment.is_some_and(|s| s < first)
+            || checkpoint.is_some_and(|c| c < first)
+            || (name.starts_with("checkpoint.") && name.ends_with(".tmp"));
+        if stale {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 fn segment_path(dir: &Path, segment: u32) -> PathBuf {
@@ -240,6 +371,11 @@ fn decode_payload(payload: &[u8]) -> Option<Record> {
                     .collect(),
             ))
         }
+        KIND_CHUNK => {
+            let id = u32::from_le_bytes(take(&mut body, 4)?.try_into().ok()?);
+            let count = u16::from_le_bytes(take(&mut body, 2)?.try_into().ok()?);
+            Some(Record::Chunk { id, count, bytes: body.to_vec() })
+        }
         _ => None,
     }
 }
@@ -294,6 +430,35 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(replayed.records[2], Record::Offsets(BTreeMap::from([(0, 42), (3, 7)])));
+    }
+
+    #[test]
+    fn a_checkpoint_replaces_the_segments_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut wal, _) = Wal::open(dir.path()).unwrap();
+            wal.log_series(0, &labels("old")).unwrap();
+            wal.log_samples(&[(0, 1000, 1.0)]).unwrap();
+            wal.checkpoint(|checkpoint| {
+                checkpoint.series(7, &labels("kept"))?;
+                checkpoint.samples(&[(7, 5000, 5.0)])?;
+                checkpoint.offsets(&BTreeMap::from([(0, 9)]))
+            })
+            .unwrap();
+            wal.log_samples(&[(7, 6000, 6.0)]).unwrap();
+            wal.sync().unwrap();
+        }
+        assert!(!segment_path(dir.path(), 1).exists(), "the replaced segment is removed");
+        let (_, replayed) = Wal::open(dir.path()).unwrap();
+        assert_eq!(
+            replayed.records,
+            [
+                Record::Series { id: 7, labels: labels("kept") },
+                Record::Samples(vec![(7, 5000, 5.0)]),
+                Record::Offsets(BTreeMap::from([(0, 9)])),
+                Record::Samples(vec![(7, 6000, 6.0)]),
+            ]
+        );
     }
 
     #[test]
