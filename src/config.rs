@@ -17,6 +17,8 @@ pub struct VigilConfig {
     pub bus: BusConfig,
     pub pipeline: PipelineConfig,
     pub query: QueryConfig,
+    /// `[metrics]`: the metric store's blocks, retention and downsampling.
+    pub metrics: crate::metrics_config::MetricsConfig,
     /// `[registry]`: this node's id, its peers, Raft timings.
     pub registry: vigil_registry::RegistryConfig,
 }
@@ -29,6 +31,7 @@ impl Default for VigilConfig {
             bus: BusConfig::default(),
             pipeline: PipelineConfig::default(),
             query: QueryConfig::default(),
+            metrics: crate::metrics_config::MetricsConfig::default(),
             registry: vigil_registry::RegistryConfig::default(),
         }
     }
@@ -95,6 +98,8 @@ mod tests {
         assert_eq!(loaded.pipeline.retention, defaults.pipeline.retention);
         assert_eq!(loaded.bus.partitions, defaults.bus.partitions);
         assert_eq!(loaded.query.max_limit, defaults.query.max_limit);
+        assert_eq!(loaded.metrics.retention, defaults.metrics.retention);
+        assert_eq!(loaded.metrics.out_of_order_window, defaults.metrics.out_of_order_window);
     }
 
     #[test]

@@ -6,5 +6,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod metrics_config;
+mod metrics_maintenance;
 mod self_scrape;
 pub mod serve;

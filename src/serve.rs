@@ -91,8 +91,12 @@ pub async fn run(
     let mut router = Router::new().merge(vigil_common::http::observability_routes());
     // The metric store lives with the pipeline that writes it; a query role in the same
     // process reads it.
-    let metric_store =
-        if roles.pipeline || roles.query { Some(open_metric_store(&config.metrics_dir()).await?) } else { None };
+    let metric_store = if roles.pipeline || roles.query {
+        let options = config.metrics.store_options()?;
+        Some(open_metric_store(&config.metrics_dir(), options).await?)
+    } else {
+        None
+    };
     // One producer for the ingest endpoints and the self-scrape (one Kafka client, not two).
     let producer = match &bus {
         Some(Bus::Embedded(bus)) => Some(Producer::Embedded(bus.clone())),
@@ -157,6 +161,11 @@ pub async fn run(
             }
             None => unreachable!("open_bus opens a bus whenever ingest or pipeline runs"),
         };
+        tokio::spawn(crate::metrics_maintenance::run(
+            store.clone(),
+            config.metrics.maintenance_interval,
+            stopped(stop_rx.clone()),
+        ));
         let metrics = tokio::spawn(vigil_pipeline::run_metrics(store, consumer, stopped(stop_rx.clone())));
         // The node that stores metrics watches itself too.
         let producer = producer.clone().expect("open_bus opens a bus whenever ingest or pipeline runs");
@@ -200,19 +209,31 @@ pub async fn run(
 }
 
 /// Opens the metric store, replaying its log (on a blocking thread: it may be long).
-async fn open_metric_store(dir: &std::path::Path) -> anyhow::Result<std::sync::Arc<vigil_metricstore::MetricStore>> {
+async fn open_metric_store(
+    dir: &std::path::Path,
+    options: vigil_metricstore::StoreOptions,
+) -> anyhow::Result<std::sync::Arc<vigil_metricstore::MetricStore>> {
     let path = dir.to_path_buf();
-    let (store, recovered) = tokio::task::spawn_blocking(move || vigil_metricstore::MetricStore::open(&path))
-        .await
-        .context("metric store thread panicked")?
-        .with_context(|| format!("failed to open the metric store at {}", dir.display()))?;
+    let (store, recovered) =
+        tokio::task::spawn_blocking(move || vigil_metricstore::MetricStore::open_with(&path, options))
+            .await
+            .context("metric store thread panicked")?
+            .with_context(|| format!("failed to open the metric store at {}", dir.display()))?;
     if recovered.truncated_bytes > 0 {
         tracing::warn!(
             bytes = recovered.truncated_bytes,
             "cut a torn tail off the metric store's log (never acknowledged)"
         );
     }
-    tracing::info!(series = recovered.series, samples = recovered.samples, "metric store opened");
+    for corrupt in &recovered.corrupt_blocks {
+        tracing::error!(block = %corrupt, "unreadable metric block set aside (renamed *.corrupt); its samples are not served");
+    }
+    tracing::info!(
+        series = recovered.series,
+        samples = recovered.samples,
+        blocks = recovered.blocks,
+        "metric store opened"
+    );
     Ok(std::sync::Arc::new(store))
 }
 

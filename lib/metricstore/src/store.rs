@@ -110,13 +110,16 @@ pub struct MetricStore {
     blocks: RwLock<Vec<Arc<Block>>>,
     /// One maintenance round at a time.
     maintaining: Mutex<()>,
-    /// Type, help and unit per metric family, as last sent. Kept in memory only: scrapes and
-    /// remote-write senders send them again regularly.
+    /// Type, help and unit per metric family, as last sent. Saved to `metadata.json` by each
+    /// maintenance round that finds it changed (senders send it again regularly, so a crash
+    /// loses at most one round's changes until they do).
     metadata: RwLock<BTreeMap<String, Metadata>>,
+    metadata_changed: std::sync::atomic::AtomicBool,
+    metadata_path: PathBuf,
 }
 
 /// A metric family's type (`counter`, `gauge`, ...), help and unit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Metadata {
     pub kind: String,
     pub help: String,
@@ -173,6 +176,11 @@ impl MetricStore {
         let blocks = open_blocks(&blocks_dir, &head, &mut recovered)?;
         recovered.blocks = blocks.len();
         let log = Log { wal, offsets: recovered.offsets.clone() };
+        let metadata_path = dir.join("metadata.json");
+        let metadata = match std::fs::read(&metadata_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+            Err(_) => BTreeMap::new(),
+        };
         let store = MetricStore {
             options,
             head,
@@ -180,7 +188,9 @@ impl MetricStore {
             blocks_dir,
             blocks: RwLock::new(blocks),
             maintaining: Mutex::new(()),
-            metadata: Default::default(),
+            metadata: RwLock::new(metadata),
+            metadata_changed: Default::default(),
+            metadata_path,
         };
         Ok((store, recovered))
     }
@@ -289,7 +299,21 @@ impl MetricStore {
 
     /// Records a metric family's type, help and unit.
     pub fn set_metadata(&self, family: &str, metadata: Metadata) {
-        self.metadata.write().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(family.to_string(), metadata);
+        let mut all = write(&self.metadata);
+        if all.get(family) != Some(&metadata) {
+            all.insert(family.to_string(), metadata);
+            self.metadata_changed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn save_metadata(&self) -> std::io::Result<()> {
+        if !self.metadata_changed.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        let text = serde_json::to_vec(&*read(&self.metadata)).expect("metadata serializes");
+        let tmp = self.metadata_path.with_extension("json.tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, &self.metadata_path)
     }
 
     /// Metadata of `family`, or of every family (at most `limit`).
@@ -339,6 +363,7 @@ impl MetricStore {
             report.downsampled = self.downsample_blocks()?;
         }
         report.expired = self.expire()?;
+        self.save_metadata()?;
         Ok(report)
     }
 

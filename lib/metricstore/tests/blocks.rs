@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use vigil_metricstore::{HeadOptions, Labels, Matcher, MetricStore, SelectHints, StoreOptions};
+use vigil_metricstore::{HeadOptions, Labels, Matcher, Metadata, MetricStore, SelectHints, StoreOptions};
 
 const HOUR: i64 = 3_600_000;
 const STEP: i64 = 15_000;
@@ -65,6 +65,8 @@ fn samples_read_the_same_from_the_head_from_blocks_and_after_a_restart() {
         load(&store, 0, 20);
         let before = [raw(&store, "requests_total", 0, 20 * HOUR), raw(&store, "temperature", 0, 20 * HOUR)].concat();
         let wal_before = store.disk_usage().wal_bytes;
+        let counter = Metadata { kind: "counter".into(), help: "Requests served.".into(), unit: String::new() };
+        store.set_metadata("requests_total", counter);
         let report = store.maintain(false).unwrap();
         assert_eq!(report.head_blocks, 9, "2 h blocks up to 1 h behind the newest sample: {report:?}");
         assert!(report.merged > 0 && report.downsampled > 0, "{report:?}");
@@ -74,6 +76,7 @@ fn samples_read_the_same_from_the_head_from_blocks_and_after_a_restart() {
     };
     let (store, recovered) = MetricStore::open_with(dir.path(), options()).unwrap();
     assert!(recovered.corrupt_blocks.is_empty());
+    assert_eq!(store.metadata(Some("requests_total"), 10)["requests_total"].kind, "counter", "metadata is kept");
     assert_eq!(recovered.offsets, BTreeMap::from([(0, 20 * HOUR / STEP)]), "the bus position survives the checkpoint");
     let usage = store.disk_usage();
     assert!(usage.wal_bytes < wal_before / 4, "the checkpoint shrank the log: {} → {}", wal_before, usage.wal_bytes);
@@ -169,4 +172,44 @@ fn max(values: impl Iterator<Item = f64>) -> f64 {
 /// The increase of a counter over its samples, counting resets as Prometheus does.
 fn increase(samples: &[(i64, f64)]) -> f64 {
     samples.windows(2).map(|pair| if pair[1].1 < pair[0].1 { pair[1].1 } else { pair[1].1 - pair[0].1 }).sum()
+}
+
+#[test]
+fn leftovers_of_a_crash_mid_compaction_are_cleaned_and_a_bad_block_is_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let (store, _) = MetricStore::open_with(dir.path(), options()).unwrap();
+        load(&store, 0, 12);
+        store.maintain(true).unwrap();
+        raw(&store, "temperature", 0, 12 * HOUR)
+    };
+    let blocks = dir.path().join("blocks");
+    let raw_block = std::fs::read_dir(&blocks)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("raw-"))
+        .unwrap();
+    // A merge's sources still there after its result was renamed into place: a copy.
+    let copy = blocks.join("raw-0-1-copy");
+    std::fs::create_dir(&copy).unwrap();
+    for file in ["chunks", "index", "meta.json"] {
+        std::fs::copy(raw_block.join(file), copy.join(file)).unwrap();
+    }
+    // A block whose write never finished, and one whose index was damaged.
+    std::fs::create_dir(blocks.join("raw-5-6-unfinished.tmp")).unwrap();
+    let damaged = blocks.join("raw-7-8-damaged");
+    std::fs::create_dir(&damaged).unwrap();
+    std::fs::copy(raw_block.join("meta.json"), damaged.join("meta.json")).unwrap();
+    std::fs::copy(raw_block.join("chunks"), damaged.join("chunks")).unwrap();
+    std::fs::write(damaged.join("index"), b"VGIX\x01garbage").unwrap();
+
+    let (store, recovered) = MetricStore::open_with(dir.path(), options()).unwrap();
+    assert_eq!(recovered.corrupt_blocks.len(), 1, "{:?}", recovered.corrupt_blocks);
+    assert!(recovered.corrupt_blocks[0].contains("raw-7-8-damaged"), "the report names the block");
+    assert!(blocks.join("raw-7-8-damaged.corrupt").exists(), "kept for inspection");
+    assert!(!blocks.join("raw-5-6-unfinished.tmp").exists());
+    assert_same(&before, &raw(&store, "temperature", 0, 12 * HOUR), "overlapping copies read once");
+    let report = store.maintain(false).unwrap();
+    assert!(report.merged >= 2, "the overlap is merged away: {report:?}");
+    assert_same(&before, &raw(&store, "temperature", 0, 12 * HOUR), "after merging the overlap");
 }
