@@ -18,6 +18,11 @@ use crate::{
 const LEVEL_FACTOR: i64 = 3;
 const LEVELS: u32 = 3;
 
+/// The first merge level's window: blocks fresh from the head are merged within it.
+pub fn first_merge_window(block_ms: i64) -> i64 {
+    block_ms * LEVEL_FACTOR
+}
+
 /// Groups of blocks (all of one resolution) to merge into one block each.
 pub fn plan_merges(blocks: &[Arc<Block>], block_ms: i64) -> Vec<Vec<Arc<Block>>> {
     let mut sorted: Vec<Arc<Block>> = blocks.to_vec();

@@ -15,7 +15,7 @@ use std::{
 use crate::{
     block::{write_block, Block, BlockMeta, BlockSeries, Stream},
     chunk::{Chunk, ChunkIter},
-    compact::{merge_blocks, plan_merges},
+    compact::{first_merge_window, merge_blocks, plan_merges},
     downsample::{downsample, RESOLUTIONS_MS},
     head::{AppendError, Head, HeadOptions, SeriesSamples},
     hints::SelectHints,
@@ -246,26 +246,25 @@ impl MetricStore {
         }
         // Per series, its sample lists from the oldest source to the newest.
         let mut found: BTreeMap<Labels, Vec<Vec<(i64, f64)>>> = BTreeMap::new();
-        let mut raw_from = min_time;
+        // The stretches no tier block covers are read raw.
+        let mut raw_ranges = vec![(min_time, max_time)];
         if let Some((resolution, aggregate)) = tier_for(hints) {
             let tier: Vec<&Arc<Block>> = blocks.iter().filter(|b| b.meta.resolution_ms == resolution).collect();
-            if let Some(covered_until) = tier.iter().map(|b| b.meta.max_time).max() {
-                let until = max_time.min(covered_until - 1);
-                for block in tier {
-                    for (labels, samples) in aggregate.select(block, matchers, min_time, until) {
-                        found.entry(labels).or_default().push(samples);
-                    }
-                }
-                raw_from = raw_from.max(covered_until);
-            }
-        }
-        if raw_from <= max_time {
-            for block in blocks.iter().filter(|b| b.meta.resolution_ms == 0) {
-                for (labels, samples) in block.select(matchers, raw_from, max_time, Stream::Raw) {
+            for block in &tier {
+                let until = max_time.min(block.meta.max_time - 1);
+                for (labels, samples) in aggregate.select(block, matchers, min_time.max(block.meta.min_time), until) {
                     found.entry(labels).or_default().push(samples);
                 }
             }
-            for series in self.head.select(matchers, raw_from, max_time) {
+            raw_ranges = uncovered(min_time, max_time, tier.iter().map(|b| (b.meta.min_time, b.meta.max_time)));
+        }
+        for (from, to) in raw_ranges {
+            for block in blocks.iter().filter(|b| b.meta.resolution_ms == 0) {
+                for (labels, samples) in block.select(matchers, from, to, Stream::Raw) {
+                    found.entry(labels).or_default().push(samples);
+                }
+            }
+            for series in self.head.select(matchers, from, to) {
                 found.entry(series.labels).or_default().push(series.samples);
             }
         }
@@ -447,14 +446,20 @@ impl MetricStore {
         Ok(merged)
     }
 
-    /// Writes the 5-minute and 1-hour tiers of every raw block that has none yet and spans at
-    /// least one merged window (so short-lived head blocks are not downsampled twice).
+    /// Writes the 5-minute and 1-hour tiers of every raw block that has none yet and will not
+    /// be merged at the first level any more: merged already, or alone in a window that is
+    /// over (so blocks fresh from the head are not downsampled twice).
     fn downsample_blocks(&self) -> std::io::Result<usize> {
         let block_ms = self.options.head.block_ms;
-        let pending: Vec<Arc<Block>> = read(&self.blocks)
-            .iter()
-            .filter(|b| b.meta.resolution_ms == 0 && !b.meta.downsampled && b.meta.level > 1)
-            .cloned()
+        let blocks = read(&self.blocks).clone();
+        let newest = blocks.iter().filter(|b| b.meta.resolution_ms == 0).map(|b| b.meta.max_time).max();
+        let window = first_merge_window(block_ms);
+        let settled = |b: &Block| {
+            b.meta.level > 1 || newest.is_some_and(|newest| (b.meta.min_time.div_euclid(window) + 1) * window <= newest)
+        };
+        let pending: Vec<Arc<Block>> = blocks
+            .into_iter()
+            .filter(|b| b.meta.resolution_ms == 0 && !b.meta.downsampled && settled(b))
             .collect();
         let mut written = 0;
         for raw in pending {
@@ -584,6 +589,28 @@ impl Aggregate {
     }
 }
 
+/// The parts of `[min_time, max_time]` (inclusive) outside every half-open range of `covered`.
+fn uncovered(min_time: i64, max_time: i64, covered: impl Iterator<Item = (i64, i64)>) -> Vec<(i64, i64)> {
+    let mut covered: Vec<(i64, i64)> = covered.collect();
+    covered.sort_unstable();
+    let mut gaps = Vec::new();
+    let mut next = min_time;
+    for (from, to) in covered {
+        if from > next {
+            gaps.push((next, (from - 1).min(max_time)));
+        }
+        next = next.max(to);
+        if next > max_time {
+            break;
+        }
+    }
+    if next <= max_time {
+        gaps.push((next, max_time));
+    }
+    gaps.retain(|(from, to)| from <= to);
+    gaps
+}
+
 fn block_meta(min_time: i64, max_time: i64, resolution_ms: i64, level: u32) -> BlockMeta {
     BlockMeta {
         version: 1,
@@ -643,6 +670,14 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uncovered_stretches_are_the_gaps_between_tier_blocks() {
+        assert_eq!(uncovered(0, 100, [].into_iter()), [(0, 100)]);
+        assert_eq!(uncovered(0, 100, [(10, 20), (20, 50)].into_iter()), [(0, 9), (50, 100)]);
+        assert_eq!(uncovered(0, 100, [(-5, 200)].into_iter()), []);
+        assert_eq!(uncovered(0, 100, [(60, 70), (10, 20)].into_iter()), [(0, 9), (20, 59), (70, 100)]);
+    }
 
     fn sample(job: &str, time: i64, value: f64) -> (Labels, i64, f64) {
         (Labels::new([("__name__", "up"), ("job", job)]).unwrap(), time, value)
