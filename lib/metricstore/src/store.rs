@@ -457,10 +457,8 @@ impl MetricStore {
         let settled = |b: &Block| {
             b.meta.level > 1 || newest.is_some_and(|newest| (b.meta.min_time.div_euclid(window) + 1) * window <= newest)
         };
-        let pending: Vec<Arc<Block>> = blocks
-            .into_iter()
-            .filter(|b| b.meta.resolution_ms == 0 && !b.meta.downsampled && settled(b))
-            .collect();
+        let pending: Vec<Arc<Block>> =
+            blocks.into_iter().filter(|b| b.meta.resolution_ms == 0 && !b.meta.downsampled && settled(b)).collect();
         let mut written = 0;
         for raw in pending {
             let mut new_blocks = Vec::new();
@@ -535,8 +533,11 @@ impl MetricStore {
 
 /// The downsampled tier a query can read instead of raw samples, and how: only for functions
 /// whose result over a tier's aggregates matches the raw result at window boundaries, only
-/// when the query's window spans at least five of the tier's windows, and only when the
-/// query steps at least one tier window at a time (finer steps want raw detail).
+/// when the query's window spans at least [`TIER_WINDOWS_PER_QUERY_WINDOW`] of the tier's
+/// windows, and only when the query steps at least one tier window at a time (finer steps
+/// want raw detail). The answer can differ from the raw one at the query window's edges (the
+/// tier's first window may start before it, rate extrapolates from the first tier sample):
+/// by at most about one tier window's share of the query window.
 pub fn tier_for(hints: &SelectHints) -> Option<(i64, Aggregate)> {
     let aggregate = match hints.function.as_deref()? {
         "rate" | "increase" => Aggregate::Counter,
@@ -546,9 +547,17 @@ pub fn tier_for(hints: &SelectHints) -> Option<(i64, Aggregate)> {
         "avg_over_time" => Aggregate::Average,
         _ => return None,
     };
-    let resolution = RESOLUTIONS_MS.iter().rev().copied().find(|r| hints.range_ms >= 5 * r && hints.step_ms >= *r)?;
+    let resolution = RESOLUTIONS_MS
+        .iter()
+        .rev()
+        .copied()
+        .find(|r| hints.range_ms >= TIER_WINDOWS_PER_QUERY_WINDOW * r && hints.step_ms >= *r)?;
     Some((resolution, aggregate))
 }
+
+/// A tier is read only by queries whose window spans this many of its windows: the edge
+/// error stays within about a tenth.
+pub const TIER_WINDOWS_PER_QUERY_WINDOW: i64 = 10;
 
 /// Which aggregate of a downsampled tier stands in for raw samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
