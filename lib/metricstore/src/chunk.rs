@@ -12,35 +12,105 @@ use crate::bits::{BitReader, BitWriter};
 /// queries decode more than they need).
 pub const SAMPLES_PER_CHUNK: u16 = 120;
 
+/// How a chunk's bytes are laid out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    /// Gorilla's XOR of values: any float; what the head appends to.
+    #[default]
+    Xor = 0,
+    /// Values as decimal integers, delta-of-delta coded (`decimal.rs`): for values with a few
+    /// decimal digits, such as counters. Written into blocks when smaller.
+    Decimal = 1,
+}
+
+impl Encoding {
+    pub fn from_number(number: u64) -> Option<Encoding> {
+        match number {
+            0 => Some(Encoding::Xor),
+            1 => Some(Encoding::Decimal),
+            _ => None,
+        }
+    }
+}
+
 /// A closed (immutable) chunk.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
     pub min_time: i64,
     pub max_time: i64,
     pub count: u16,
+    pub encoding: Encoding,
     pub bytes: Vec<u8>,
 }
 
 impl Chunk {
-    pub fn iter(&self) -> ChunkIter<'_> {
-        ChunkIter::new(&self.bytes, self.count)
+    pub fn iter(&self) -> SampleIter<'_> {
+        decode(self.encoding, &self.bytes, self.count)
+    }
+
+    /// The same samples in the smaller of the two encodings (for a block).
+    pub fn recompressed(&self) -> Chunk {
+        let samples: Vec<(i64, f64)> = self.iter().collect();
+        encode_smallest(&samples)
     }
 }
 
-/// Encodes time-sorted samples into chunks of at most [`SAMPLES_PER_CHUNK`], starting a new
-/// chunk at every multiple of `cut_every` ms (block boundaries) when it is not 0.
+/// Encodes samples (time-sorted, at most `u16::MAX`) in whichever encoding is smaller.
+pub fn encode_smallest(samples: &[(i64, f64)]) -> Chunk {
+    let mut xor = ChunkEncoder::default();
+    for (time, value) in samples {
+        xor.append(*time, *value);
+    }
+    let xor = xor.to_chunk();
+    match crate::decimal::encode(samples) {
+        Some(bytes) if bytes.len() < xor.bytes.len() => Chunk { encoding: Encoding::Decimal, bytes, ..xor },
+        _ => xor,
+    }
+}
+
+/// Reads a chunk's samples whatever its encoding.
+pub fn decode(encoding: Encoding, bytes: &[u8], count: u16) -> SampleIter<'_> {
+    match encoding {
+        Encoding::Xor => SampleIter::Xor(ChunkIter::new(bytes, count)),
+        Encoding::Decimal => SampleIter::Decimal(crate::decimal::DecimalIter::new(bytes, count)),
+    }
+}
+
+/// The samples of a chunk of either encoding.
+pub enum SampleIter<'a> {
+    Xor(ChunkIter<'a>),
+    Decimal(crate::decimal::DecimalIter<'a>),
+}
+
+impl Iterator for SampleIter<'_> {
+    type Item = (i64, f64);
+
+    fn next(&mut self) -> Option<(i64, f64)> {
+        match self {
+            SampleIter::Xor(iter) => iter.next(),
+            SampleIter::Decimal(iter) => iter.next(),
+        }
+    }
+}
+
+/// Encodes time-sorted samples into chunks of at most [`SAMPLES_PER_CHUNK`] (each in its
+/// smaller encoding), starting a new chunk at every multiple of `cut_every` ms (block
+/// boundaries) when it is not 0.
 pub fn encode_all(samples: impl IntoIterator<Item = (i64, f64)>, cut_every: i64) -> Vec<Chunk> {
     let mut chunks = Vec::new();
-    let mut open = ChunkEncoder::default();
+    let mut open: Vec<(i64, f64)> = Vec::with_capacity(SAMPLES_PER_CHUNK as usize);
     for (time, value) in samples {
-        if open.must_close_before(time, cut_every) {
-            chunks.push(open.to_chunk());
-            open = ChunkEncoder::default();
+        let full = open.len() >= SAMPLES_PER_CHUNK as usize;
+        let crosses = cut_every > 0
+            && open.first().is_some_and(|(first, _)| first.div_euclid(cut_every) != time.div_euclid(cut_every));
+        if full || crosses {
+            chunks.push(encode_smallest(&open));
+            open.clear();
         }
-        open.append(time, value);
+        open.push((time, value));
     }
-    if open.count() > 0 {
-        chunks.push(open.to_chunk());
+    if !open.is_empty() {
+        chunks.push(encode_smallest(&open));
     }
     chunks
 }
@@ -161,6 +231,7 @@ impl ChunkEncoder {
             min_time: self.min_time,
             max_time: self.last_time,
             count: self.count,
+            encoding: Encoding::Xor,
             bytes: self.bits.bytes().to_vec(),
         }
     }
@@ -257,34 +328,42 @@ impl Iterator for ChunkIter<'_> {
 /// interval give 0 (one bit); jitter of a few ms fits the 14-bit bucket.
 const BUCKETS: [(u64, u8, u8); 3] = [(0b10, 2, 14), (0b110, 3, 17), (0b1110, 4, 20)];
 
-fn write_delta_of_delta(bits: &mut BitWriter, dod: i64) {
-    if dod == 0 {
+pub(crate) fn write_delta_of_delta(bits: &mut BitWriter, dod: i64) {
+    write_bucketed(bits, dod, &BUCKETS);
+}
+
+pub(crate) fn read_delta_of_delta(bits: &mut BitReader<'_>) -> Option<i64> {
+    read_bucketed(bits, &BUCKETS)
+}
+
+/// Writes `value` as one `0` bit when it is 0, else as the prefix of the first bucket it fits
+/// and its `width` low bits; a prefix of four ones is followed by all 64 bits.
+pub(crate) fn write_bucketed(bits: &mut BitWriter, value: i64, buckets: &[(u64, u8, u8); 3]) {
+    if value == 0 {
         bits.write_bit(false);
         return;
     }
-    for (prefix, prefix_len, width) in BUCKETS {
+    for (prefix, prefix_len, width) in buckets {
         let limit = 1i64 << (width - 1);
-        if (-limit + 1..=limit).contains(&dod) {
-            bits.write_bits(prefix, prefix_len);
-            bits.write_bits(dod as u64, width);
+        if (-limit + 1..=limit).contains(&value) {
+            bits.write_bits(*prefix, *prefix_len);
+            bits.write_bits(value as u64, *width);
             return;
         }
     }
     bits.write_bits(0b1111, 4);
-    bits.write_bits(dod as u64, 64);
+    bits.write_bits(value as u64, 64);
 }
 
-fn read_delta_of_delta(bits: &mut BitReader<'_>) -> Option<i64> {
+pub(crate) fn read_bucketed(bits: &mut BitReader<'_>, buckets: &[(u64, u8, u8); 3]) -> Option<i64> {
     let mut ones = 0u8;
     while ones < 4 && bits.read_bit()? {
         ones += 1;
     }
     let width = match ones {
         0 => return Some(0),
-        1 => 14,
-        2 => 17,
-        3 => 20,
-        _ => return Some(bits.read_bits(64)? as i64),
+        4 => return Some(bits.read_bits(64)? as i64),
+        n => buckets[n as usize - 1].2,
     };
     let raw = bits.read_bits(width)?;
     // Sign-extend from `width` bits; the bucket stores (-2^(w-1), 2^(w-1)].
@@ -295,15 +374,15 @@ fn read_delta_of_delta(bits: &mut BitReader<'_>) -> Option<i64> {
     Some(value)
 }
 
-fn zigzag(value: i64) -> u64 {
+pub(crate) fn zigzag(value: i64) -> u64 {
     ((value << 1) ^ (value >> 63)) as u64
 }
 
-fn unzigzag(value: u64) -> i64 {
+pub(crate) fn unzigzag(value: u64) -> i64 {
     ((value >> 1) as i64) ^ -((value & 1) as i64)
 }
 
-fn write_varint(bits: &mut BitWriter, mut value: u64) {
+pub(crate) fn write_varint(bits: &mut BitWriter, mut value: u64) {
     loop {
         let byte = (value & 0x7f) as u8;
         value >>= 7;
@@ -315,7 +394,7 @@ fn write_varint(bits: &mut BitWriter, mut value: u64) {
     }
 }
 
-fn read_varint(bits: &mut BitReader<'_>) -> Option<u64> {
+pub(crate) fn read_varint(bits: &mut BitReader<'_>) -> Option<u64> {
     let mut value = 0u64;
     for shift in (0..64).step_by(7) {
         let byte = bits.read_bits(8)?;

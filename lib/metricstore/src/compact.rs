@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::{
     block::{Block, BlockSeries, ChunkMeta, Stream},
-    chunk::{encode_all, Chunk, ChunkIter},
+    chunk::{decode, encode_all, Chunk},
     labels::Labels,
     merge::merge_samples,
 };
@@ -107,7 +107,8 @@ fn merge_streams(mut chunks: Vec<(ChunkMeta, &[u8])>, cut_every: i64) -> Vec<(St
         let group = &chunks[start..end];
         let overlaps = group.windows(2).any(|pair| pair[1].0.min_time <= pair[0].0.max_time);
         if overlaps {
-            let sources = group.iter().map(|(meta, bytes)| ChunkIter::new(bytes, meta.count).collect()).collect();
+            let sources =
+                group.iter().map(|(meta, bytes)| decode(meta.encoding, bytes, meta.count).collect()).collect();
             out.extend(encode_all(merge_samples(sources), cut_every).into_iter().map(|c| (stream, c)));
         } else {
             out.extend(group.iter().map(|(meta, bytes)| {
@@ -115,6 +116,7 @@ fn merge_streams(mut chunks: Vec<(ChunkMeta, &[u8])>, cut_every: i64) -> Vec<(St
                     min_time: meta.min_time,
                     max_time: meta.max_time,
                     count: meta.count,
+                    encoding: meta.encoding,
                     bytes: bytes.to_vec(),
                 };
                 (stream, chunk)

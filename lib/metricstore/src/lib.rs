@@ -10,6 +10,7 @@ mod bits;
 pub mod block;
 pub mod chunk;
 mod compact;
+mod decimal;
 mod downsample;
 pub mod head;
 mod hints;

@@ -14,7 +14,7 @@ use std::{
 
 use crate::{
     block::{write_block, Block, BlockMeta, BlockSeries, Stream},
-    chunk::{Chunk, ChunkIter},
+    chunk::{decode, Chunk, ChunkIter},
     compact::{first_merge_window, merge_blocks, plan_merges},
     downsample::{downsample, RESOLUTIONS_MS},
     head::{AppendError, Head, HeadOptions, SeriesSamples},
@@ -383,7 +383,9 @@ impl MetricStore {
         for entry in &taken {
             let mut by_range: BTreeMap<i64, Vec<(Stream, Chunk)>> = BTreeMap::new();
             for chunk in &entry.chunks {
-                by_range.entry(chunk.min_time.div_euclid(block_ms)).or_default().push((Stream::Raw, chunk.clone()));
+                // Blocks keep each chunk in its smaller encoding.
+                let chunk = chunk.recompressed();
+                by_range.entry(chunk.min_time.div_euclid(block_ms)).or_default().push((Stream::Raw, chunk));
             }
             for (range, chunks) in by_range {
                 ranges.entry(range).or_default().push(BlockSeries { labels: entry.labels.clone(), chunks });
@@ -467,7 +469,7 @@ impl MetricStore {
                     let samples: Vec<(i64, f64)> = chunks
                         .iter()
                         .filter(|(meta, _)| meta.stream == Stream::Raw)
-                        .flat_map(|(meta, bytes)| ChunkIter::new(bytes, meta.count))
+                        .flat_map(|(meta, bytes)| decode(meta.encoding, bytes, meta.count))
                         .collect();
                     BlockSeries { labels: labels.clone(), chunks: downsample(&samples, resolution, block_ms) }
                 });

@@ -196,7 +196,9 @@ impl CheckpointWriter {
         write_framed(&mut self.file, &series_payload(id, labels))
     }
 
+    /// A head chunk (XOR-encoded, as the head always is).
     pub fn chunk(&mut self, id: u32, chunk: &crate::chunk::Chunk) -> std::io::Result<()> {
+        debug_assert_eq!(chunk.encoding, crate::chunk::Encoding::Xor, "the head only has XOR chunks");
         let mut payload = Vec::with_capacity(7 + chunk.bytes.len());
         payload.push(KIND_CHUNK);
         payload.extend_from_slice(&id.to_le_bytes());

@@ -2,7 +2,8 @@
 //!
 //! Layout: `VGIX`, version byte 1; the symbol table (every distinct label name and value once:
 //! count, then length-prefixed strings); the series (count, then per series: pair count and
-//! (name, value) symbol numbers, chunk count and per chunk its stream, first time (zig-zag, as
+//! (name, value) symbol numbers, chunk count and per chunk its stream and encoding (stream +
+//! 8 × encoding), first time (zig-zag, as
 //! a delta from the previous chunk's first time), time span, sample count and byte length);
 //! a CRC-32 of everything before it. Chunks are stored in the chunks file in the same order,
 //! one after another, so their offsets are not stored: they are the running sum of lengths.
@@ -12,6 +13,7 @@
 use std::collections::HashMap;
 
 use crate::{
+    chunk::Encoding,
     labels::Labels,
     varint::{put_bytes, put_uvarint, put_varint, Cursor},
 };
@@ -51,6 +53,7 @@ impl Stream {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChunkMeta {
     pub stream: Stream,
+    pub encoding: Encoding,
     pub min_time: i64,
     pub max_time: i64,
     pub count: u16,
@@ -80,7 +83,7 @@ impl IndexWriter {
         put_uvarint(&mut self.series, chunks.len() as u64);
         let mut previous_min = 0;
         for chunk in chunks {
-            put_uvarint(&mut self.series, chunk.stream as u64);
+            put_uvarint(&mut self.series, chunk.stream as u64 + 8 * chunk.encoding as u64);
             put_varint(&mut self.series, chunk.min_time - previous_min);
             put_uvarint(&mut self.series, (chunk.max_time - chunk.min_time) as u64);
             put_uvarint(&mut self.series, u64::from(chunk.count));
@@ -185,12 +188,14 @@ fn decode_chunk_list(cursor: &mut Cursor<'_>, mut offset: u64) -> Option<Vec<Chu
     let mut metas = Vec::with_capacity(count.min(1 << 16) as usize);
     let mut previous_min = 0i64;
     for _ in 0..count {
-        let stream = Stream::from_number(cursor.uvarint()?)?;
+        let kind = cursor.uvarint()?;
+        let stream = Stream::from_number(kind % 8)?;
+        let encoding = Encoding::from_number(kind / 8)?;
         let min_time = previous_min.checked_add(cursor.varint()?)?;
         let max_time = min_time.checked_add(i64::try_from(cursor.uvarint()?).ok()?)?;
         let count = u16::try_from(cursor.uvarint()?).ok()?;
         let len = u32::try_from(cursor.uvarint()?).ok()?;
-        metas.push(ChunkMeta { stream, min_time, max_time, count, offset, len });
+        metas.push(ChunkMeta { stream, encoding, min_time, max_time, count, offset, len });
         offset += u64::from(len);
         previous_min = min_time;
     }

@@ -21,7 +21,7 @@ pub use index::{ChunkMeta, Stream};
 pub use write::{write_block, BlockSeries};
 
 use crate::{
-    chunk::ChunkIter,
+    chunk::decode,
     labels::Labels,
     matcher::Matcher,
     postings::{matches_all, Postings},
@@ -177,7 +177,7 @@ impl Block {
             if meta.stream != stream || meta.max_time < min_time || meta.min_time > max_time {
                 continue;
             }
-            let iter = ChunkIter::new(self.chunk_bytes(&meta), meta.count);
+            let iter = decode(meta.encoding, self.chunk_bytes(&meta), meta.count);
             samples.extend(iter.filter(|(time, _)| (min_time..=max_time).contains(time)));
         }
         samples

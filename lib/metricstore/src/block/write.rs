@@ -53,6 +53,7 @@ pub fn write_block(
                 chunks.write_all(&chunk.bytes)?;
                 metas.push(ChunkMeta {
                     stream: *stream,
+                    encoding: chunk.encoding,
                     min_time: chunk.min_time,
                     max_time: chunk.max_time,
                     count: chunk.count,
