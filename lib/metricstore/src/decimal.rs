@@ -21,7 +21,10 @@ use crate::{
 const WIDTHS: [[u8; 3]; 8] =
     [[2, 6, 14], [4, 8, 16], [6, 11, 20], [8, 14, 24], [10, 17, 28], [14, 20, 32], [18, 28, 40], [24, 36, 52]];
 
-fn buckets(widths: [u8; 3]) -> [(u64, u8, u8); 3] {
+/// (prefix bits, prefix length, value bits) of each bucket.
+type Buckets = [(u64, u8, u8); 3];
+
+fn buckets(widths: [u8; 3]) -> Buckets {
     [(0b10, 2, widths[0]), (0b110, 3, widths[1]), (0b1110, 4, widths[2])]
 }
 
@@ -111,7 +114,7 @@ const POWERS: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 pub struct DecimalIter<'a> {
     bits: BitReader<'a>,
     /// The power of ten and the two bucket sets, None when the header is bad.
-    header: Option<(u8, [(u64, u8, u8); 3], [(u64, u8, u8); 3])>,
+    header: Option<(u8, Buckets, Buckets)>,
     remaining: u16,
     read: u16,
     time: i64,
