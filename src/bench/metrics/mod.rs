@@ -3,7 +3,7 @@
 //! after the other, backfilled in time order (24 h of 15 s samples by default). Figures per
 //! system: ingest samples/s and per CPU-second of the server; bytes per sample in on-disk blocks
 //! once both have compacted (each system's own block files, divided by the samples its block
-//! metadata counts), and all bytes on disk per sample; p50 / p99 of `rate`, `sum by` and
+//! metadata counts), and all the store's bytes on disk per sample (log and head included); p50 / p99 of `rate`, `sum by` and
 //! `histogram_quantile` queries (instant, and range queries over the last 1 h and 24 h).
 //! `--runs` repeats everything on fresh stores; the JSON line holds the median of each figure
 //! and of each per-run ratio.
@@ -171,21 +171,26 @@ async fn measure(
     let cpu = (running.cpu_seconds() - cpu_before).max(1e-9);
     eprintln!("{}: {total} samples in {elapsed:.1} s, {cpu:.1} cpu-s", running.system.name());
     let blocks = wait_for_compaction(running, args.compaction_timeout).await;
-    let all_bytes = running.disk_bytes("");
+    // The store's own files: Vigil's metric store (not its bus, which Prometheus has no
+    // counterpart of), all of Prometheus's data directory.
+    let store_bytes = match running.system {
+        System::Vigil => running.disk_bytes("metrics"),
+        System::Prometheus => running.disk_bytes(""),
+    };
     eprintln!(
-        "{}: {} blocks, {} samples in blocks, {} block bytes, {} bytes on disk",
+        "{}: {} blocks, {} samples in blocks, {} block bytes, {} store bytes on disk",
         running.system.name(),
         blocks.count,
         blocks.samples,
         blocks.bytes,
-        all_bytes
+        store_bytes
     );
     let mut figures = vec![
         (("ingest_samples_per_s".to_string(), "samples/s"), total as f64 / elapsed),
         (("ingest_samples_per_cpu_s".to_string(), "samples/cpu-s"), total as f64 / cpu),
         (("block_bytes_per_sample".to_string(), "bytes"), blocks.bytes as f64 / blocks.samples.max(1) as f64),
         (("blocks_share_of_samples".to_string(), "fraction"), blocks.samples as f64 / total as f64),
-        (("disk_bytes_per_sample".to_string(), "bytes"), all_bytes as f64 / total as f64),
+        (("store_disk_bytes_per_sample".to_string(), "bytes"), store_bytes as f64 / total as f64),
     ];
     let queries = [
         ("rate", "rate(node_cpu_seconds_total[5m])"),
