@@ -113,6 +113,12 @@ async fn remote_written_samples_are_queryable_through_the_prometheus_api_and_sur
     let (_, body) = prom(&app, "/api/v1/label/instance/values", &[]).await;
     let values: Vec<&str> = body["data"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     assert!(values.contains(&"a") && values.contains(&"b"), "{body}");
+    // Narrowed by match[], as Grafana's template variables ask.
+    let (_, body) =
+        prom(&app, "/api/v1/label/instance/values", &[("match[]", "http_requests_total{instance=\"a\"}".into())]).await;
+    assert_eq!(body["data"], serde_json::json!(["a"]), "{body}");
+    let (_, body) = prom(&app, "/api/v1/labels", &[("match[]", "http_requests_total".into())]).await;
+    assert_eq!(body["data"], serde_json::json!(["__name__", "instance", "job"]), "{body}");
 
     // Errors in Prometheus's format: a syntax error names the place; outside the subset says so.
     let (status, body) = prom(&app, "/api/v1/query", &[("query", "sum(rate(x[1m])".into())]).await;

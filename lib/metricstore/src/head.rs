@@ -255,6 +255,26 @@ impl Head {
         selected
     }
 
+    /// Labels of the series matching every matcher that have samples in `[min_time,
+    /// max_time]`, without decoding them.
+    pub fn series(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<Labels> {
+        let index = read(&self.index);
+        let series = read(&self.series);
+        let ids: Box<dyn Iterator<Item = u32>> = match index.postings.candidates(matchers) {
+            Some(ids) => Box::new(ids.into_iter()),
+            None => Box::new(0..index.labels.len() as u32),
+        };
+        ids.filter_map(|id| {
+            let labels = index.labels[id as usize].as_ref().filter(|l| matches_all(matchers, l))?;
+            let data = lock(series[id as usize].as_ref()?);
+            let newest = data.last_time().max(data.out_of_order.last().map(|(t, _)| *t));
+            let overlaps =
+                data.min_time().is_some_and(|oldest| oldest <= max_time) && newest.is_some_and(|n| n >= min_time);
+            overlaps.then(|| labels.clone())
+        })
+        .collect()
+    }
+
     /// Label names in use, sorted.
     pub fn label_names(&self) -> Vec<String> {
         read(&self.index).postings.label_names().map(str::to_string).collect()

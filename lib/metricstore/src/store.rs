@@ -275,6 +275,17 @@ impl MetricStore {
             .collect()
     }
 
+    /// Labels of the series matching every matcher with samples in `[min_time, max_time]`,
+    /// sorted (for `/api/v1/series`: no sample is decoded).
+    pub fn series(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<Labels> {
+        let mut all: std::collections::BTreeSet<Labels> =
+            self.head.series(matchers, min_time, max_time).into_iter().collect();
+        for block in read(&self.blocks).iter() {
+            all.extend(block.series(matchers, min_time, max_time));
+        }
+        all.into_iter().collect()
+    }
+
     pub fn label_names(&self) -> Vec<String> {
         let mut names: std::collections::BTreeSet<String> = self.head.label_names().into_iter().collect();
         for block in read(&self.blocks).iter() {

@@ -74,12 +74,51 @@ pub async fn query_range(State(store): Store, params: Params) -> Result<Response
 
 /// The series matching any of the `match[]` selectors (those with samples in the range).
 pub async fn series(State(store): Store, params: Params) -> Result<Response, PromError> {
+    let found =
+        matching_series(&store, &params).await?.ok_or_else(|| PromError::bad_data("no match[] parameter provided"))?;
+    Ok(success(Json_::Array(found.iter().map(labels_json).collect())))
+}
+
+/// Label names; with `match[]`, only those of the matching series (in `start`..`end`).
+pub async fn labels(State(store): Store, params: Params) -> Result<Response, PromError> {
+    let names = match matching_series(&store, &params).await? {
+        None => store.label_names(),
+        Some(series) => {
+            let names: std::collections::BTreeSet<String> =
+                series.iter().flat_map(|labels| labels.iter().map(|(name, _)| name.to_string())).collect();
+            names.into_iter().collect()
+        }
+    };
+    Ok(success(json!(names)))
+}
+
+/// Values of one label; with `match[]`, only those of the matching series (as Grafana's
+/// template variables ask).
+pub async fn label_values(
+    State(store): Store,
+    Path(name): Path<String>,
+    params: Params,
+) -> Result<Response, PromError> {
+    let values = match matching_series(&store, &params).await? {
+        None => store.label_values(&name),
+        Some(series) => {
+            let values: std::collections::BTreeSet<String> =
+                series.iter().filter_map(|labels| labels.get(&name).map(str::to_string)).collect();
+            values.into_iter().collect()
+        }
+    };
+    Ok(success(json!(values)))
+}
+
+/// The series the `match[]` selectors select in `start`..`end`, or None without `match[]`.
+async fn matching_series(store: &Arc<MetricStore>, params: &Params) -> Result<Option<Vec<Labels>>, PromError> {
     let selectors: Vec<String> = params.all("match[]").into_iter().map(str::to_string).collect();
     if selectors.is_empty() {
-        return Err(PromError::bad_data("no match[] parameter provided"));
+        return Ok(None);
     }
     let start = params.time_ms("start", 0)?;
     let end = params.time_ms("end", i64::MAX / 2)?;
+    let store = store.clone();
     let found = blocking(move || -> Result<Vec<Labels>, PromError> {
         let mut all = std::collections::BTreeSet::new();
         for selector in &selectors {
@@ -88,15 +127,7 @@ pub async fn series(State(store): Store, params: Params) -> Result<Response, Pro
         Ok(all.into_iter().collect())
     })
     .await??;
-    Ok(success(Json_::Array(found.iter().map(labels_json).collect())))
-}
-
-pub async fn labels(State(store): Store) -> Result<Response, PromError> {
-    Ok(success(json!(store.label_names())))
-}
-
-pub async fn label_values(State(store): Store, Path(name): Path<String>) -> Result<Response, PromError> {
-    Ok(success(json!(store.label_values(&name))))
+    Ok(Some(found))
 }
 
 /// Metric metadata (type, help, unit) as last scraped or sent, per family
@@ -122,9 +153,5 @@ pub async fn metadata(State(store): Store, params: Params) -> Result<Response, P
 
 fn select_labels(store: &MetricStore, selector: &str, start: i64, end: i64) -> Result<Vec<Labels>, PromError> {
     let matchers = vigil_promql::selector_matchers(selector)?;
-    Ok(store
-        .select(&matchers, start, end, &vigil_metricstore::SelectHints::raw())
-        .into_iter()
-        .map(|s| s.labels)
-        .collect())
+    Ok(store.series(&matchers, start, end))
 }

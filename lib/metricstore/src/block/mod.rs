@@ -147,6 +147,25 @@ impl Block {
         selected
     }
 
+    /// Labels of the series matching every matcher with a chunk in `[min_time, max_time]`.
+    pub fn series(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<Labels> {
+        if self.meta.max_time <= min_time || self.meta.min_time > max_time {
+            return Vec::new();
+        }
+        let ids: Box<dyn Iterator<Item = u32>> = match self.postings.candidates(matchers) {
+            Some(ids) => Box::new(ids.into_iter()),
+            None => Box::new(0..self.series.len() as u32),
+        };
+        ids.map(|id| &self.series[id as usize])
+            .filter(|entry| matches_all(matchers, &entry.labels))
+            .filter(|entry| {
+                let metas = index::chunk_metas(&self.index, entry);
+                metas.iter().any(|m| m.max_time >= min_time && m.min_time <= max_time)
+            })
+            .map(|entry| entry.labels.clone())
+            .collect()
+    }
+
     /// Every series with all its chunks of every stream: what compaction copies.
     pub fn all_series(&self) -> impl Iterator<Item = (&Labels, Vec<(ChunkMeta, &[u8])>)> {
         self.series.iter().map(|entry| {
