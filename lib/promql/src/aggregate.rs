@@ -58,28 +58,38 @@ pub fn eval(evaluator: &mut Evaluator<'_>, aggregation: &AggregateExpr, time: i6
                 out.extend(ranked.into_iter().take(k.min(1e9) as usize));
             }
             _ => {
-                let values: Vec<f64> = members.iter().map(|s| s.value).collect();
-                let value = match op.as_str() {
-                    "sum" => kahan_sum(&values),
-                    "avg" => average(&values),
-                    "min" => values.iter().copied().fold(f64::NAN, |a, b| if a.is_nan() || b < a { b } else { a }),
-                    "max" => values.iter().copied().fold(f64::NAN, |a, b| if a.is_nan() || b > a { b } else { a }),
-                    "count" => values.len() as f64,
-                    "group" => 1.0,
-                    "stddev" => variance(&values).sqrt(),
-                    "stdvar" => variance(&values),
-                    _ => quantile(param.unwrap_or(f64::NAN), values),
-                };
-                out.push(Sample { labels: key, value });
+                let mut values: Vec<f64> = members.iter().map(|s| s.value).collect();
+                out.push(Sample { labels: key, value: combine(&op, &mut values, param) });
             }
         }
     }
     Ok(Value::Vector(out))
 }
 
+/// Whether `op` is one `combine` computes: one value per group, labelled by the group.
+pub fn is_combining(op: &str) -> bool {
+    matches!(op, "sum" | "avg" | "min" | "max" | "count" | "group" | "stddev" | "stdvar" | "quantile")
+}
+
+/// One group's value for a combining aggregation, from its members' values in input order
+/// (`quantile` sorts them).
+pub fn combine(op: &str, values: &mut [f64], param: Option<f64>) -> f64 {
+    match op {
+        "sum" => kahan_sum(values),
+        "avg" => average(values),
+        "min" => values.iter().copied().fold(f64::NAN, |a, b| if a.is_nan() || b < a { b } else { a }),
+        "max" => values.iter().copied().fold(f64::NAN, |a, b| if a.is_nan() || b > a { b } else { a }),
+        "count" => values.len() as f64,
+        "group" => 1.0,
+        "stddev" => variance(values).sqrt(),
+        "stdvar" => variance(values),
+        _ => quantile(param.unwrap_or(f64::NAN), values),
+    }
+}
+
 /// The labels a sample is grouped by: those named in `by`, or all but those in `without`
 /// (and the metric name).
-fn group_key(labels: &Labels, modifier: Option<&LabelModifier>) -> Result<Labels, QueryError> {
+pub fn group_key(labels: &Labels, modifier: Option<&LabelModifier>) -> Result<Labels, QueryError> {
     let key = match modifier {
         None => Labels::default(),
         Some(LabelModifier::Include(by)) => {

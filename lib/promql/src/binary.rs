@@ -47,7 +47,7 @@ pub fn eval(evaluator: &mut Evaluator<'_>, binary: &BinaryExpr, time: i64) -> Re
 }
 
 /// The operator on two values: the arithmetic result, and for comparisons whether it holds.
-fn apply(op: &str, l: f64, r: f64) -> Result<(f64, bool), QueryError> {
+pub fn apply(op: &str, l: f64, r: f64) -> Result<(f64, bool), QueryError> {
     Ok(match op {
         "+" => (l + r, true),
         "-" => (l - r, true),

@@ -1,6 +1,7 @@
 //! The evaluator: walks the parsed expression at one evaluation time. Selectors read from data
 //! fetched once per query (the whole range a range query needs), so a range query costs one
-//! storage read per selector, not one per step.
+//! storage read per selector, not one per step. In a range query, subtrees that `range/`
+//! evaluated for every step at once are read from there instead of being evaluated again.
 
 use std::collections::HashMap;
 
@@ -14,6 +15,11 @@ use crate::{
     aggregate, binary,
     error::{execution, unsupported, QueryError},
     functions,
+    range::{
+        self,
+        columns::{at_step, Steps},
+        Precomputed,
+    },
     value::{is_stale, Sample, Series, Value},
 };
 
@@ -49,14 +55,29 @@ pub struct Evaluator<'a> {
     /// Time between evaluations (0 for an instant query).
     step: i64,
     fetched: HashMap<String, Vec<SeriesSamples>>,
+    /// A range query's steps and the subtrees already evaluated at every one of them.
+    precomputed: Option<(Steps, Precomputed)>,
 }
 
 impl<'a> Evaluator<'a> {
     pub fn new(storage: &'a dyn Storage, start: i64, end: i64, step: i64, lookback_ms: i64) -> Evaluator<'a> {
-        Evaluator { storage, lookback_ms, start, end, step, fetched: HashMap::new() }
+        Evaluator { storage, lookback_ms, start, end, step, fetched: HashMap::new(), precomputed: None }
+    }
+
+    /// Has [`Evaluator::eval`] read the subtrees in `parts` at `steps` rather than evaluate them.
+    pub fn use_precomputed(&mut self, steps: Steps, parts: Precomputed) {
+        self.precomputed = (!parts.is_empty()).then_some((steps, parts));
     }
 
     pub fn eval(&mut self, expr: &Expr, time: i64) -> Result<Value, QueryError> {
+        if let Some((steps, parts)) = &self.precomputed {
+            if let (Some(computed), Some(index)) = (parts.get(&range::address(expr)), steps.index_of(time)) {
+                return match computed {
+                    Ok(columns) => Ok(Value::Vector(at_step(columns, index))),
+                    Err(error) => Err(error.clone()),
+                };
+            }
+        }
         match expr {
             Expr::NumberLiteral(number) => Ok(Value::Scalar(number.val)),
             Expr::StringLiteral(text) => Ok(Value::String(text.val.clone())),
@@ -125,7 +146,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The selector's series over the whole query, read once.
-    fn fetch(
+    pub fn fetch(
         &mut self,
         selector: &VectorSelector,
         window: i64,

@@ -8,6 +8,8 @@ use vigil_metricstore::Labels;
 use crate::{
     error::{execution, unsupported, QueryError},
     eval::Evaluator,
+    histogram,
+    over_time::WindowFunction,
     value::{Sample, Series, Value},
 };
 
@@ -23,25 +25,7 @@ pub fn call(evaluator: &mut Evaluator<'_>, call: &Call, time: i64) -> Result<Val
             over_time(evaluator, name, arg(&args, 1)?, Some(q), time)?
         }
         "abs" | "ceil" | "floor" | "exp" | "ln" | "log2" | "log10" | "sqrt" | "sgn" => {
-            let f: fn(f64) -> f64 = match name {
-                "abs" => f64::abs,
-                "ceil" => f64::ceil,
-                "floor" => f64::floor,
-                "exp" => f64::exp,
-                "ln" => f64::ln,
-                "log2" => f64::log2,
-                "log10" => f64::log10,
-                "sqrt" => f64::sqrt,
-                _ => |v: f64| {
-                    if v > 0.0 {
-                        1.0
-                    } else if v < 0.0 {
-                        -1.0
-                    } else {
-                        v
-                    }
-                },
-            };
+            let f = math_function(name).ok_or_else(|| unsupported(format!("the function {name}()")))?;
             map_vector(evaluator, arg(&args, 0)?, time, f)?
         }
         "round" => {
@@ -77,7 +61,7 @@ pub fn call(evaluator: &mut Evaluator<'_>, call: &Call, time: i64) -> Result<Val
         "absent" => absent(evaluator, arg(&args, 0)?, time)?,
         "histogram_quantile" => {
             let q = scalar_arg(evaluator, arg(&args, 0)?, time)?;
-            histogram_quantile(q, vector_arg(evaluator, arg(&args, 1)?, time)?)?
+            histogram::histogram_quantile(q, vector_arg(evaluator, arg(&args, 1)?, time)?)?
         }
         other => return Err(unsupported(format!("the function {other}()"))),
     };
@@ -85,6 +69,30 @@ pub fn call(evaluator: &mut Evaluator<'_>, call: &Call, time: i64) -> Result<Val
     // query, not here: an aggregation on top may still tell them apart or merge them, as in
     // Prometheus 3, which drops names late.
     Ok(result)
+}
+
+/// The function of one value called `name` (`abs`, `ceil`, ...), if it is one.
+pub fn math_function(name: &str) -> Option<fn(f64) -> f64> {
+    Some(match name {
+        "abs" => f64::abs,
+        "ceil" => f64::ceil,
+        "floor" => f64::floor,
+        "exp" => f64::exp,
+        "ln" => f64::ln,
+        "log2" => f64::log2,
+        "log10" => f64::log10,
+        "sqrt" => f64::sqrt,
+        "sgn" => |v: f64| {
+            if v > 0.0 {
+                1.0
+            } else if v < 0.0 {
+                -1.0
+            } else {
+                v
+            }
+        },
+        _ => return None,
+    })
 }
 
 fn arg<'e>(args: &[&'e Expr], index: usize) -> Result<&'e Expr, QueryError> {
@@ -135,88 +143,19 @@ fn over_time(
             _ => execution(format!("{name}() needs a range vector such as metric[5m]")),
         });
     };
+    let function = WindowFunction::parse(name, q.unwrap_or(f64::NAN))
+        .ok_or_else(|| unsupported(format!("the function {name}()")))?;
     let range = selector.range.as_millis() as i64;
     let (series, end) = evaluator.range_vector(selector, time, Some(name))?;
     let mut out = Vec::new();
     for Series { labels, points } in series {
-        let values: Vec<f64> = points.iter().map(|(_, v)| *v).collect();
-        let value = match name {
-            "rate" => extrapolated(&points, end - range, end, true, true),
-            "increase" => extrapolated(&points, end - range, end, true, false),
-            "delta" => extrapolated(&points, end - range, end, false, false),
-            "irate" | "idelta" => instant_delta(&points, name == "irate"),
-            "avg_over_time" => Some(average(&values)),
-            "min_over_time" => values.iter().copied().reduce(|a, b| if b < a || a.is_nan() { b } else { a }),
-            "max_over_time" => values.iter().copied().reduce(|a, b| if b > a || a.is_nan() { b } else { a }),
-            "sum_over_time" => Some(kahan_sum(&values)),
-            "count_over_time" => Some(values.len() as f64),
-            "last_over_time" => values.last().copied(),
-            "present_over_time" => Some(1.0),
-            "stddev_over_time" => Some(variance(&values).sqrt()),
-            "stdvar_over_time" => Some(variance(&values)),
-            "quantile_over_time" => Some(quantile(q.unwrap_or(f64::NAN), values)),
-            _ => return Err(unsupported(format!("the function {name}()"))),
-        };
-        if let Some(value) = value {
-            // Like Prometheus, only last_over_time keeps the metric name.
-            let labels = if name == "last_over_time" { labels } else { labels.without_name() };
+        let (times, values): (Vec<i64>, Vec<f64>) = points.into_iter().unzip();
+        if let Some(value) = function.apply(&times, &values, range, end) {
+            let labels = if function.keeps_name() { labels } else { labels.without_name() };
             out.push(Sample { labels, value });
         }
     }
     Ok(Value::Vector(out))
-}
-
-/// rate / increase / delta: the change over the window, extrapolated to its edges (at most
-/// half a sample interval past the first and last samples, and for counters never below 0).
-fn extrapolated(points: &[(i64, f64)], start: i64, end: i64, counter: bool, per_second: bool) -> Option<f64> {
-    if points.len() < 2 {
-        return None;
-    }
-    let (first_t, first_v) = points[0];
-    let (last_t, last_v) = points[points.len() - 1];
-    let mut result = last_v - first_v;
-    if counter {
-        // A drop is a counter reset: the value before it counted up too.
-        for pair in points.windows(2) {
-            if pair[1].1 < pair[0].1 {
-                result += pair[0].1;
-            }
-        }
-    }
-    let sampled = (last_t - first_t) as f64 / 1000.0;
-    let average_gap = sampled / (points.len() - 1) as f64;
-    let threshold = average_gap * 1.1;
-    let mut to_start = (first_t - start) as f64 / 1000.0;
-    let mut to_end = (end - last_t) as f64 / 1000.0;
-    if to_start >= threshold {
-        to_start = average_gap / 2.0;
-    }
-    if counter && result > 0.0 && first_v >= 0.0 {
-        // A counter starts at 0: do not extrapolate back past that.
-        let to_zero = sampled * (first_v / result);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    if to_end >= threshold {
-        to_end = average_gap / 2.0;
-    }
-    let mut factor = (sampled + to_start + to_end) / sampled;
-    if per_second {
-        factor /= (end - start) as f64 / 1000.0;
-    }
-    Some(result * factor)
-}
-
-/// irate / idelta: from the last two samples.
-fn instant_delta(points: &[(i64, f64)], rate: bool) -> Option<f64> {
-    let [.., (t1, v1), (t2, v2)] = points else { return None };
-    if !rate {
-        return Some(v2 - v1);
-    }
-    let change = if v2 < v1 { *v2 } else { v2 - v1 };
-    let seconds = (t2 - t1) as f64 / 1000.0;
-    (seconds > 0.0).then(|| change / seconds)
 }
 
 pub fn mean(values: &[f64]) -> f64 {
@@ -253,8 +192,8 @@ pub fn variance(values: &[f64]) -> f64 {
     }
 }
 
-/// The q-quantile of `values` with linear interpolation between closest ranks.
-pub fn quantile(q: f64, mut values: Vec<f64>) -> f64 {
+/// The q-quantile of `values` with linear interpolation between closest ranks (sorts them).
+pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if values.is_empty() || q.is_nan() {
         return f64::NAN;
     }
@@ -296,83 +235,6 @@ fn absent(evaluator: &mut Evaluator<'_>, expr: &Expr, time: i64) -> Result<Value
     let labels = Labels::unchecked(pinned.into_iter().filter_map(|(name, value)| Some((name, value?))))
         .map_err(|error| execution(error.to_string()))?;
     Ok(Value::Vector(vec![Sample { labels, value: 1.0 }]))
-}
-
-/// histogram_quantile over classic buckets (`le` labels), per group of the other labels.
-fn histogram_quantile(q: f64, samples: Vec<Sample>) -> Result<Value, QueryError> {
-    // Per group: bucket label text → (bound, count). The same text twice is two series that
-    // differ only by name; the same bound written two ways ("0.1", "1e-1") is one bucket.
-    let mut groups: BTreeMap<Labels, BTreeMap<String, (f64, f64)>> = BTreeMap::new();
-    for sample in samples {
-        let Some(le) = sample.labels.get("le") else { continue };
-        let Some(bound) = parse_bound(le) else { continue };
-        let group = Labels::unchecked(sample.labels.iter().filter(|(n, _)| *n != "le" && *n != "__name__"))
-            .map_err(|error| execution(error.to_string()))?;
-        if groups.entry(group).or_default().insert(le.to_string(), (bound, sample.value)).is_some() {
-            return Err(execution("vector cannot contain metrics with the same labelset"));
-        }
-    }
-    let groups = groups.into_iter().map(|(labels, by_text)| {
-        let mut merged: Vec<(f64, f64)> = Vec::new();
-        let mut buckets: Vec<(f64, f64)> = by_text.into_values().collect();
-        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (bound, count) in buckets {
-            match merged.last_mut() {
-                Some(last) if last.0 == bound => last.1 += count,
-                _ => merged.push((bound, count)),
-            }
-        }
-        (labels, merged)
-    });
-    Ok(Value::Vector(groups.map(|(labels, buckets)| Sample { labels, value: bucket_quantile(q, buckets) }).collect()))
-}
-
-fn parse_bound(text: &str) -> Option<f64> {
-    match text {
-        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
-        other => other.parse().ok(),
-    }
-}
-
-fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
-    if q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    if buckets.len() < 2 || buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
-        return f64::NAN;
-    }
-    // Counts must not decrease with the bound (scrapes can be torn): carry the maximum.
-    let mut max = f64::NEG_INFINITY;
-    for bucket in &mut buckets {
-        max = max.max(bucket.1);
-        bucket.1 = max;
-    }
-    let observations = buckets[buckets.len() - 1].1;
-    if observations == 0.0 || observations.is_nan() {
-        return f64::NAN;
-    }
-    let mut rank = q * observations;
-    let index = buckets.partition_point(|b| b.1 < rank);
-    if index >= buckets.len() - 1 {
-        return buckets[buckets.len() - 2].0;
-    }
-    if index == 0 && buckets[0].0 <= 0.0 {
-        return buckets[0].0;
-    }
-    let (mut start, end, mut count) = (0.0, buckets[index].0, buckets[index].1);
-    if index > 0 {
-        start = buckets[index - 1].0;
-        count -= buckets[index - 1].1;
-        rank -= buckets[index - 1].1;
-    }
-    start + (end - start) * (rank / count)
 }
 
 /// Sum with Kahan compensation, as Prometheus sums, so large and small values mix exactly.

@@ -4,14 +4,18 @@
 //! `aggregate.rs`; every binary operator with vector matching (`binary.rs`). Anything else
 //! answers [`QueryError::Unsupported`], never a wrong result.
 //!
-//! Start with [`instant_query`] and [`range_query`]; `eval.rs` walks the expression.
+//! Start with [`instant_query`] and [`range_query`]; `eval.rs` walks the expression at one
+//! time, `range/` evaluates the common shapes of a range query for all steps at once.
 
 mod aggregate;
 mod binary;
 mod error;
 mod eval;
 mod functions;
+mod histogram;
+mod over_time;
 mod position;
+mod range;
 mod value;
 
 use std::collections::HashMap;
@@ -91,6 +95,14 @@ pub fn range_query(
     }
     let expr = parse(query)?;
     let mut evaluator = eval::Evaluator::new(storage, start, end, step, DEFAULT_LOOKBACK_MS);
+    if end < start {
+        return Ok(Vec::new());
+    }
+    let steps = range::columns::Steps { start, step, count: ((end - start) / step + 1) as usize };
+    if let Some(whole) = range::precompute(&mut evaluator, &expr, steps) {
+        return range::columns::into_series(whole?, steps);
+    }
+    // The rest per step; `evaluator` reads the subtrees `precompute` did from there.
     // Each label set's position in `series`: hashed once per point, sorted once at the end.
     let mut positions: HashMap<Labels, usize> = HashMap::new();
     let mut series: Vec<Series> = Vec::new();
