@@ -43,6 +43,11 @@ impl Storage for vigil_metricstore::Head {
     }
 }
 
+/// The most samples a query may hold: those read from storage plus one slot per series and
+/// step of a range query (Prometheus's `--query.max-samples` default). Past it the query
+/// fails with a clear error instead of exhausting memory.
+pub const MAX_SAMPLES: usize = 50_000_000;
+
 /// Prometheus's default: an instant selector looks back this far for a series' last sample.
 pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
 
@@ -55,13 +60,15 @@ pub struct Evaluator<'a> {
     /// Time between evaluations (0 for an instant query).
     step: i64,
     fetched: HashMap<String, Vec<SeriesSamples>>,
+    /// Samples held so far, against [`MAX_SAMPLES`].
+    loaded: usize,
     /// A range query's steps and the subtrees already evaluated at every one of them.
     precomputed: Option<(Steps, Precomputed)>,
 }
 
 impl<'a> Evaluator<'a> {
     pub fn new(storage: &'a dyn Storage, start: i64, end: i64, step: i64, lookback_ms: i64) -> Evaluator<'a> {
-        Evaluator { storage, lookback_ms, start, end, step, fetched: HashMap::new(), precomputed: None }
+        Evaluator { storage, lookback_ms, start, end, step, fetched: HashMap::new(), loaded: 0, precomputed: None }
     }
 
     /// Has [`Evaluator::eval`] read the subtrees in `parts` at `steps` rather than evaluate them.
@@ -161,6 +168,13 @@ impl<'a> Evaluator<'a> {
             let matchers = matchers_of(selector)?;
             let hints = SelectHints { function: function.map(str::to_string), range_ms: window, step_ms: self.step };
             let series = self.storage.select(&matchers, self.start - offset - window, self.end - offset, &hints);
+            let steps = if self.step > 0 { ((self.end - self.start) / self.step + 1) as usize } else { 1 };
+            self.loaded += series.iter().map(|s| s.samples.len() + steps).sum::<usize>();
+            if self.loaded > MAX_SAMPLES {
+                return Err(execution(format!(
+                    "query processing would load more than {MAX_SAMPLES} samples into memory; narrow the selectors, shorten the range or raise the step"
+                )));
+            }
             self.fetched.insert(key.clone(), series);
         }
         Ok(&self.fetched[&key])
