@@ -11,6 +11,7 @@ pub mod decode;
 pub mod enrich;
 pub mod indexer;
 pub mod ingest;
+mod labels_cache;
 mod metrics;
 mod metrics_run;
 pub mod remote_write;

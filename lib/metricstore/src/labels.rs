@@ -8,12 +8,20 @@ pub const METRIC_NAME: &str = "__name__";
 
 /// Sorted, unique label pairs (the metric name included as `__name__`). Shared: a clone is a
 /// reference count, as query evaluation passes the same labels through every step.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Labels(Arc<Pairs>);
 
-#[derive(Default)]
+impl Default for Labels {
+    fn default() -> Labels {
+        // Through `from_sorted`, so empty labels carry the hash of no pairs like any other.
+        Labels::from_sorted(Vec::new())
+    }
+}
+
 struct Pairs {
     pairs: Vec<(String, String)>,
+    /// A hash of the pairs, made once: the head looks series up by labels for every sample.
+    hash: u64,
     /// The same labels without the metric name, made once (most functions drop it).
     without_name: OnceLock<Labels>,
 }
@@ -28,7 +36,7 @@ impl Eq for Labels {}
 
 impl std::hash::Hash for Labels {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.pairs.hash(state);
+        state.write_u64(self.0.hash);
     }
 }
 
@@ -99,7 +107,38 @@ impl Labels {
     }
 
     fn from_sorted(pairs: Vec<(String, String)>) -> Labels {
-        Labels(Arc::new(Pairs { pairs, without_name: OnceLock::new() }))
+        use std::hash::{BuildHasher, Hash, Hasher};
+        // A fixed-seed hasher: equal labels hash equally in every map, in every process.
+        let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
+        pairs.hash(&mut hasher);
+        Labels(Arc::new(Pairs { hash: hasher.finish(), pairs, without_name: OnceLock::new() }))
+    }
+
+    /// Checks label pairs as [`Labels::new`] would, without building them (no allocation for
+    /// up to 16 pairs).
+    pub fn check<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), LabelError> {
+        let mut names: smallvec::SmallVec<[&str; 16]> = smallvec::SmallVec::new();
+        let mut metric_name = None;
+        for (name, value) in pairs {
+            if value.is_empty() {
+                continue;
+            }
+            if name == METRIC_NAME {
+                metric_name = Some(value);
+            } else if !is_label_name(name) {
+                return Err(LabelError::LabelName(name.to_string()));
+            }
+            names.push(name);
+        }
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(LabelError::Duplicate(pair[0].to_string()));
+        }
+        match metric_name {
+            None => Err(LabelError::NoName),
+            Some(name) if !is_metric_name(name) => Err(LabelError::MetricName(name.to_string())),
+            Some(_) => Ok(()),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -173,6 +212,35 @@ pub fn is_label_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_agrees_with_new_and_equal_labels_hash_equally() {
+        let cases: [&[(&str, &str)]; 6] = [
+            &[("__name__", "up"), ("job", "a")],
+            &[("job", "a")],
+            &[("__name__", "up"), ("job", "a"), ("job", "b")],
+            &[("__name__", "up"), ("0job", "a")],
+            &[("__name__", "1up")],
+            &[("__name__", "up"), ("job", "")],
+        ];
+        for pairs in cases {
+            assert_eq!(
+                Labels::check(pairs.iter().copied()),
+                Labels::new(pairs.iter().copied()).map(|_| ()),
+                "{pairs:?}"
+            );
+        }
+        use std::hash::{BuildHasher, RandomState};
+        let state = RandomState::new();
+        let a = Labels::new([("job", "a"), ("__name__", "up")]).unwrap();
+        let b = Labels::new([("__name__", "up"), ("job", "a"), ("x", "")]).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(state.hash_one(&a), state.hash_one(&b));
+        assert_eq!(
+            state.hash_one(Labels::default()),
+            state.hash_one(Labels::unchecked(Vec::<(&str, &str)>::new()).unwrap())
+        );
+    }
 
     #[test]
     fn labels_are_sorted_checked_and_empty_values_dropped() {

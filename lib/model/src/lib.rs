@@ -8,6 +8,7 @@ pub mod content_type;
 pub mod error;
 pub mod logs;
 pub mod metrics;
+pub mod metrics_wire;
 pub mod policy;
 pub mod registry;
 pub mod search;
