@@ -107,11 +107,10 @@ impl Labels {
     }
 
     fn from_sorted(pairs: Vec<(String, String)>) -> Labels {
-        use std::hash::{BuildHasher, Hash, Hasher};
+        use std::hash::BuildHasher;
         // A fixed-seed hasher: equal labels hash equally in every map, in every process.
-        let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
-        pairs.hash(&mut hasher);
-        Labels(Arc::new(Pairs { hash: hasher.finish(), pairs, without_name: OnceLock::new() }))
+        let hash = rustc_hash::FxBuildHasher.hash_one(&pairs);
+        Labels(Arc::new(Pairs { hash, pairs, without_name: OnceLock::new() }))
     }
 
     /// Checks label pairs as [`Labels::new`] would, without building them (no allocation for

@@ -101,7 +101,7 @@ impl<'a> SeriesView<'a> {
         let mut samples = Vec::with_capacity(1);
         let mut iter = fields(bytes);
         let mut position = 0;
-        while let Some((number, field, whole)) = iter.next() {
+        for (number, field, whole) in iter.by_ref() {
             let start = position;
             position += whole.len();
             match (number, field) {
