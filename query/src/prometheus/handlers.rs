@@ -14,7 +14,7 @@ use serde_json::{json, Value as Json_};
 use vigil_metricstore::{Labels, MetricStore};
 
 use super::{
-    answer::{instant_data, labels_json, matrix_data, success, PromError},
+    answer::{instant_data, labels_json, matrix_data, success, success_text, PromError},
     params::{parse_duration_ms, Params},
 };
 
@@ -37,7 +37,7 @@ pub async fn query(State(store): Store, params: Params) -> Result<Response, Prom
     let query = params.required("query")?.to_string();
     let time = params.time_ms("time", now_ms())?;
     let value = blocking(move || vigil_promql::instant_query(store.as_ref(), &query, time)).await??;
-    Ok(success(instant_data(value, time)))
+    Ok(success_text(instant_data(value, time)))
 }
 
 pub async fn query_range(State(store): Store, params: Params) -> Result<Response, PromError> {
@@ -69,7 +69,7 @@ pub async fn query_range(State(store): Store, params: Params) -> Result<Response
         ));
     }
     let series = blocking(move || vigil_promql::range_query(store.as_ref(), &query, start, end, step)).await??;
-    Ok(success(matrix_data(&series)))
+    Ok(success_text(matrix_data(&series)))
 }
 
 /// The series matching any of the `match[]` selectors (those with samples in the range).
