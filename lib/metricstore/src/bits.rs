@@ -88,22 +88,36 @@ impl<'a> BitReader<'a> {
     /// Reads `count` bits (≤ 64) as the low bits of a u64.
     pub fn read_bits(&mut self, count: u8) -> Option<u64> {
         debug_assert!(count <= 64);
+        if count == 0 {
+            return Some(0);
+        }
         if self.position + usize::from(count) > self.bytes.len() * 8 {
             return None;
         }
-        let mut value = 0u64;
-        let mut remaining = count;
-        while remaining > 0 {
-            let byte = self.bytes[self.position / 8];
-            let offset = (self.position % 8) as u8;
-            let available = 8 - offset;
-            let take = available.min(remaining);
-            let chunk = (byte >> (available - take)) & (((1u16 << take) - 1) as u8);
-            value = (value << take) | u64::from(chunk);
-            self.position += usize::from(take);
-            remaining -= take;
+        if count > 56 {
+            // A window of 8 bytes holds at least 57 bits past any bit offset; take two reads.
+            let high = self.read_bits(count - 32)?;
+            let low = self.read_bits(32)?;
+            return Some((high << 32) | low);
         }
-        Some(value)
+        // One big-endian load of the 8 bytes from the current one (zero-padded at the end),
+        // instead of a loop over bytes: decoding chunks is most of a query's time.
+        let offset = self.position % 8;
+        let window = self.window(self.position / 8);
+        self.position += usize::from(count);
+        Some((window << offset) >> (64 - u32::from(count)))
+    }
+
+    fn window(&self, index: usize) -> u64 {
+        match self.bytes.get(index..index + 8) {
+            Some(bytes) => u64::from_be_bytes(bytes.try_into().expect("8 bytes")),
+            None => {
+                let mut padded = [0u8; 8];
+                let rest = &self.bytes[index.min(self.bytes.len())..];
+                padded[..rest.len()].copy_from_slice(rest);
+                u64::from_be_bytes(padded)
+            }
+        }
     }
 }
 
