@@ -103,3 +103,53 @@ async fn a_real_prometheus_scrapes_vigil_without_errors() {
     .await;
     assert_eq!(leader, "1");
 }
+
+/// A real Prometheus sends what it scrapes to Vigil by remote write: the series arrive and are
+/// queryable, and Prometheus reports no failed or dropped samples.
+#[tokio::test]
+async fn a_real_prometheus_remote_writes_into_vigil() {
+    let app = TestApp::up().await;
+    let work = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let config = work.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\nremote_write:\n  - url: {}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n",
+            app.base
+        ),
+    )
+    .expect("config");
+    let _prometheus = Process::start(
+        &installed("prometheus"),
+        &[
+            format!("--config.file={}", config.display()),
+            format!("--storage.tsdb.path={}", work.path().join("tsdb").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ],
+        &[],
+        &work.path().join("prometheus.log"),
+    );
+    let instance = format!("127.0.0.1:{port}");
+    let series = wait_until("Prometheus's own series in Vigil", Duration::from_secs(60), || async {
+        let query = format!("{}/api/v1/query?query=count(%7Binstance=%22{instance}%22%7D)", app.base);
+        let body = get_json(&query).await?;
+        body["data"]["result"][0]["value"][1].as_str()?.parse::<f64>().ok().filter(|n| *n > 100.0)
+    })
+    .await;
+    let up = get_json(&format!("{}/api/v1/query?query=up%7Bjob=%22prometheus%22%7D", app.base)).await.expect("up");
+    assert_eq!(up["data"]["result"][0]["value"][1], "1", "{up}");
+    // Prometheus's own account of the remote write: samples went out, none failed.
+    let sent = wait_until("Prometheus to count what it sent", Duration::from_secs(30), || async {
+        let query = format!("http://127.0.0.1:{port}/api/v1/query?query=sum(prometheus_remote_storage_samples_total)");
+        let body = get_json(&query).await?;
+        body["data"]["result"][0]["value"][1].as_str()?.parse::<f64>().ok().filter(|n| *n > 0.0)
+    })
+    .await;
+    let failed = get_json(&format!(
+        "http://127.0.0.1:{port}/api/v1/query?query=sum(prometheus_remote_storage_samples_failed_total)%20%2B%20sum(prometheus_remote_storage_samples_dropped_total)"
+    ))
+    .await
+    .expect("failed count");
+    assert_eq!(failed["data"]["result"][0]["value"][1], "0", "{series} series, {sent} samples sent: {failed}");
+}
