@@ -21,6 +21,20 @@ fn installed(program: &str) -> std::path::PathBuf {
     path
 }
 
+/// Debian's Prometheus with `dir/prometheus.yml`, its data in `dir/tsdb`, on `port`.
+fn start_prometheus(dir: &Path, port: u16) -> Process {
+    Process::start(
+        &installed("prometheus"),
+        &[
+            format!("--config.file={}", dir.join("prometheus.yml").display()),
+            format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ],
+        &[],
+        &dir.join("prometheus.log"),
+    )
+}
+
 async fn get_json(url: &str) -> Option<Value> {
     reqwest::get(url).await.ok()?.json().await.ok()
 }
@@ -75,16 +89,7 @@ async fn a_real_prometheus_scrapes_vigil_without_errors() {
         format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: vigil\n    static_configs:\n      - targets: ['{target}']\n"),
     )
     .expect("config");
-    let _prometheus = Process::start(
-        &installed("prometheus"),
-        &[
-            format!("--config.file={}", config.display()),
-            format!("--storage.tsdb.path={}", work.path().join("tsdb").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-        ],
-        &[],
-        &work.path().join("prometheus.log"),
-    );
+    let _prometheus = start_prometheus(work.path(), port);
     // Prometheus's own view of the target: up, and no scrape error.
     let target_state = wait_until("Prometheus to scrape Vigil", Duration::from_secs(60), || async {
         let body = get_json(&format!("http://127.0.0.1:{port}/api/v1/targets")).await?;
@@ -120,16 +125,7 @@ async fn a_real_prometheus_remote_writes_into_vigil() {
         ),
     )
     .expect("config");
-    let _prometheus = Process::start(
-        &installed("prometheus"),
-        &[
-            format!("--config.file={}", config.display()),
-            format!("--storage.tsdb.path={}", work.path().join("tsdb").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-        ],
-        &[],
-        &work.path().join("prometheus.log"),
-    );
+    let _prometheus = start_prometheus(work.path(), port);
     let instance = format!("127.0.0.1:{port}");
     let series = wait_until("Prometheus's own series in Vigil", Duration::from_secs(60), || async {
         let query = format!("{}/api/v1/query?query=count(%7Binstance=%22{instance}%22%7D)", app.base);

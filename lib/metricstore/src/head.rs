@@ -20,6 +20,7 @@ use crate::{
     matcher::Matcher,
     merge::merge_samples,
     postings::{matches_all, Postings},
+    sync::{lock, read, write},
 };
 
 /// A series' number in this head, in creation order. Numbers are never reused.
@@ -406,18 +407,6 @@ fn samples_in(data: &SeriesData, min_time: i64, max_time: i64) -> Vec<(i64, f64)
     }
     let late: Vec<(i64, f64)> = data.out_of_order.iter().copied().filter(|(t, _)| in_range(t)).collect();
     merge_samples(vec![samples, late])
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod matcher;
 mod merge;
 mod postings;
 mod store;
+mod sync;
 mod varint;
 pub mod wal;
 

@@ -22,6 +22,7 @@ use crate::{
     labels::Labels,
     matcher::Matcher,
     merge::merge_samples,
+    sync::{lock, read, write},
     wal::{Record, Wal},
 };
 
@@ -675,18 +676,6 @@ fn open_blocks(dir: &Path, head: &Head, recovered: &mut Recovered) -> std::io::R
 
 fn io_error(error: crate::block::BlockError) -> std::io::Error {
     std::io::Error::other(error.to_string())
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

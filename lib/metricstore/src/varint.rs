@@ -42,16 +42,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn uvarint(&mut self) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *self.bytes.get(self.position)?;
-            self.position += 1;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte < 0x80 {
-                return Some(value);
-            }
-        }
-        None
+        vigil_model::metrics_wire::read_uvarint(self.bytes, &mut self.position)
     }
 
     pub fn varint(&mut self) -> Option<i64> {

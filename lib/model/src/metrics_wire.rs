@@ -4,6 +4,21 @@
 //! was most of its cost. Only the fields Vigil uses are read; unknown fields are skipped as
 //! protobuf requires. Anything malformed is reported, and callers fall back to `prost`.
 
+/// A base-128 varint (LEB128) at `position`, which moves past it; None past the end or for
+/// more than 64 bits.
+pub fn read_uvarint(bytes: &[u8], position: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *bytes.get(*position)?;
+        *position += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
 /// One field of a message.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Field<'a> {
@@ -31,16 +46,7 @@ impl<'a> Fields<'a> {
     }
 
     fn varint(&mut self) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *self.bytes.get(self.position)?;
-            self.position += 1;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte < 0x80 {
-                return Some(value);
-            }
-        }
-        None
+        read_uvarint(self.bytes, &mut self.position)
     }
 
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
