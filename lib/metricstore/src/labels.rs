@@ -6,6 +6,11 @@ use std::sync::{Arc, OnceLock};
 
 pub const METRIC_NAME: &str = "__name__";
 
+/// Where a query keeps a metric name that a function or operator dropped: as in Prometheus
+/// 3, the name is only removed from the query's result, so an aggregation `by (__name__)`
+/// above still groups by it. Labels starting with `__` are reserved, so no series has it.
+pub const DROPPED_NAME: &str = "__vigil_dropped_name__";
+
 /// Sorted, unique label pairs (the metric name included as `__name__`). Shared: a clone is a
 /// reference count, as query evaluation passes the same labels through every step.
 #[derive(Clone)]
@@ -22,8 +27,8 @@ struct Pairs {
     pairs: Vec<(String, String)>,
     /// A hash of the pairs, made once: the head looks series up by labels for every sample.
     hash: u64,
-    /// The same labels without the metric name, made once (most functions drop it).
-    without_name: OnceLock<Labels>,
+    /// The same labels with the metric name set aside, made once (most functions drop it).
+    name_dropped: OnceLock<Labels>,
 }
 
 impl PartialEq for Labels {
@@ -110,7 +115,7 @@ impl Labels {
         use std::hash::BuildHasher;
         // A fixed-seed hasher: equal labels hash equally in every map, in every process.
         let hash = rustc_hash::FxBuildHasher.hash_one(&pairs);
-        Labels(Arc::new(Pairs { hash, pairs, without_name: OnceLock::new() }))
+        Labels(Arc::new(Pairs { hash, pairs, name_dropped: OnceLock::new() }))
     }
 
     /// Checks label pairs as [`Labels::new`] would, without building them (no allocation for
@@ -161,17 +166,49 @@ impl Labels {
         self.0.pairs.is_empty()
     }
 
-    /// The same labels without the metric name (what most PromQL functions return).
-    pub fn without_name(&self) -> Labels {
+    /// The same labels with the metric name set aside under [`DROPPED_NAME`] (what most
+    /// PromQL functions return); [`Labels::finish_name_drop`] removes it from a result.
+    pub fn with_name_dropped(&self) -> Labels {
         if self.metric_name().is_none() {
             return self.clone();
         }
         self.0
-            .without_name
+            .name_dropped
             .get_or_init(|| {
-                Labels::from_sorted(self.0.pairs.iter().filter(|(n, _)| n != METRIC_NAME).cloned().collect())
+                let mut pairs: Vec<(String, String)> =
+                    self.0
+                        .pairs
+                        .iter()
+                        .map(|(n, v)| {
+                            if n == METRIC_NAME {
+                                (DROPPED_NAME.to_string(), v.clone())
+                            } else {
+                                (n.clone(), v.clone())
+                            }
+                        })
+                        .collect();
+                pairs.sort();
+                Labels::from_sorted(pairs)
             })
             .clone()
+    }
+
+    /// The labels a query answers with: a name set aside by [`Labels::with_name_dropped`]
+    /// is gone.
+    pub fn finish_name_drop(&self) -> Labels {
+        if self.get(DROPPED_NAME).is_none() {
+            return self.clone();
+        }
+        Labels::from_sorted(self.0.pairs.iter().filter(|(n, _)| n != DROPPED_NAME).cloned().collect())
+    }
+
+    /// The metric name, whether kept or set aside to be dropped (what `by (__name__)` groups
+    /// by), and whether it was set aside.
+    pub fn name_for_grouping(&self) -> Option<(&str, bool)> {
+        match self.metric_name() {
+            Some(name) => Some((name, false)),
+            None => self.get(DROPPED_NAME).map(|name| (name, true)),
+        }
     }
 }
 

@@ -25,6 +25,6 @@ pub mod wal;
 
 pub use head::{AppendError, Head, HeadOptions, SeriesId, SeriesSamples};
 pub use hints::SelectHints;
-pub use labels::{LabelError, Labels};
+pub use labels::{LabelError, Labels, DROPPED_NAME};
 pub use matcher::{MatchOp, Matcher};
 pub use store::{AppendReport, DiskUsage, MaintainReport, Metadata, MetricStore, Recovered, StoreOptions};

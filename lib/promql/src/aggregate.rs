@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use promql_parser::parser::{AggregateExpr, LabelModifier};
-use vigil_metricstore::Labels;
+use vigil_metricstore::{Labels, DROPPED_NAME};
 
 use crate::{
     error::{execution, unsupported, QueryError},
@@ -27,13 +27,15 @@ pub fn eval(evaluator: &mut Evaluator<'_>, aggregation: &AggregateExpr, time: i6
         Value::Vector(samples) => samples,
         other => return Err(execution(format!("{op} needs an instant vector, not a {}", other.type_name()))),
     };
-    let mut groups: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+    let mut groups: BTreeMap<Labels, (Vec<Sample>, bool)> = BTreeMap::new();
     for sample in samples {
-        let key = group_key(&sample.labels, aggregation.modifier.as_ref())?;
-        groups.entry(key).or_default().push(sample);
+        let (key, dropped) = group_key(&sample.labels, aggregation.modifier.as_ref())?;
+        let group = groups.entry(key).or_default();
+        group.0.push(sample);
+        group.1 |= dropped;
     }
     let mut out = Vec::new();
-    for (key, members) in groups {
+    for (key, (members, dropped)) in groups {
         match op.as_str() {
             "topk" | "bottomk" => {
                 let k = param.unwrap_or(f64::NAN);
@@ -59,7 +61,7 @@ pub fn eval(evaluator: &mut Evaluator<'_>, aggregation: &AggregateExpr, time: i6
             }
             _ => {
                 let mut values: Vec<f64> = members.iter().map(|s| s.value).collect();
-                out.push(Sample { labels: key, value: combine(&op, &mut values, param) });
+                out.push(Sample { labels: group_labels(key, dropped), value: combine(&op, &mut values, param) });
             }
         }
     }
@@ -88,18 +90,32 @@ pub fn combine(op: &str, values: &mut [f64], param: Option<f64>) -> f64 {
 }
 
 /// The labels a sample is grouped by: those named in `by`, or all but those in `without`
-/// (and the metric name).
-pub fn group_key(labels: &Labels, modifier: Option<&LabelModifier>) -> Result<Labels, QueryError> {
+/// (and the metric name). With `by (__name__)` a name set aside to be dropped still groups
+/// (Prometheus 3); the bool says this sample's name was set aside.
+pub fn group_key(labels: &Labels, modifier: Option<&LabelModifier>) -> Result<(Labels, bool), QueryError> {
     let key = match modifier {
-        None => Labels::default(),
+        None => return Ok((Labels::default(), false)),
         Some(LabelModifier::Include(by)) => {
-            Labels::unchecked(labels.iter().filter(|(name, _)| by.labels.iter().any(|l| l == name)))
-                .map_err(|error| execution(error.to_string()))?
+            let name = by.labels.iter().any(|l| l == "__name__").then(|| labels.name_for_grouping()).flatten();
+            let named = name.map(|(name, _)| ("__name__", name));
+            let others =
+                labels.iter().filter(|(label, _)| *label != "__name__" && by.labels.iter().any(|l| l == label));
+            let key = Labels::unchecked(others.chain(named)).map_err(|error| execution(error.to_string()))?;
+            return Ok((key, name.is_some_and(|(_, dropped)| dropped)));
         }
-        Some(LabelModifier::Exclude(without)) => Labels::unchecked(
-            labels.iter().filter(|(name, _)| *name != "__name__" && !without.labels.iter().any(|l| l == name)),
-        )
+        Some(LabelModifier::Exclude(without)) => Labels::unchecked(labels.iter().filter(|(name, _)| {
+            *name != "__name__" && *name != DROPPED_NAME && !without.labels.iter().any(|l| l == name)
+        }))
         .map_err(|error| execution(error.to_string()))?,
     };
-    Ok(key)
+    Ok((key, false))
+}
+
+/// A group's labels: its key, with the name set aside when any member's was.
+pub fn group_labels(key: Labels, dropped: bool) -> Labels {
+    if dropped {
+        key.with_name_dropped()
+    } else {
+        key
+    }
 }

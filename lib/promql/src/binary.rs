@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
-use vigil_metricstore::Labels;
+use vigil_metricstore::{Labels, DROPPED_NAME};
 
 use crate::{
     error::{execution, unsupported, QueryError},
@@ -86,7 +86,7 @@ fn with_scalar(
             continue;
         }
         let value = if comparison { f64::from(u8::from(keep)) } else { value };
-        out.push(Sample { labels: sample.labels.without_name(), value });
+        out.push(Sample { labels: sample.labels.with_name_dropped(), value });
     }
     if !comparison || return_bool {
         check_unique(&out)?;
@@ -94,13 +94,18 @@ fn with_scalar(
     Ok(out)
 }
 
+/// The metric name, kept or set aside to be dropped.
+fn is_name(label: &str) -> bool {
+    label == "__name__" || label == DROPPED_NAME
+}
+
 /// The labels two elements are matched on.
 fn signature(labels: &Labels, modifier: Option<&BinModifier>) -> Labels {
     let matching = modifier.and_then(|m| m.matching.as_ref());
     let kept = labels.iter().filter(|(name, _)| match matching {
         Some(LabelModifier::Include(on)) => on.labels.iter().any(|l| l == name),
-        Some(LabelModifier::Exclude(ignoring)) => *name != "__name__" && !ignoring.labels.iter().any(|l| l == name),
-        None => *name != "__name__",
+        Some(LabelModifier::Exclude(ignoring)) => !is_name(name) && !ignoring.labels.iter().any(|l| l == name),
+        None => !is_name(name),
     });
     Labels::unchecked(kept).unwrap_or_default()
 }
@@ -189,7 +194,7 @@ fn result_labels(
 ) -> Labels {
     let mut pairs: Vec<(String, String)> = many
         .iter()
-        .filter(|(name, _)| !(drop_name && *name == "__name__"))
+        .filter(|(name, _)| !(drop_name && is_name(name)))
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect();
     match card {

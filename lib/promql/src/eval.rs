@@ -94,7 +94,7 @@ impl<'a> Evaluator<'a> {
                 Value::Vector(samples) => {
                     let negated: Vec<Sample> = samples
                         .into_iter()
-                        .map(|s| Sample { labels: s.labels.without_name(), value: -s.value })
+                        .map(|s| Sample { labels: s.labels.with_name_dropped(), value: -s.value })
                         .collect();
                     check_unique(&negated)?;
                     Ok(Value::Vector(negated))

@@ -121,7 +121,7 @@ fn map_vector(
 ) -> Result<Value, QueryError> {
     let samples = vector_arg(evaluator, expr, time)?;
     Ok(Value::Vector(
-        samples.into_iter().map(|s| Sample { labels: s.labels.without_name(), value: f(s.value) }).collect(),
+        samples.into_iter().map(|s| Sample { labels: s.labels.with_name_dropped(), value: f(s.value) }).collect(),
     ))
 }
 
@@ -151,7 +151,7 @@ fn over_time(
     for Series { labels, points } in series {
         let (times, values): (Vec<i64>, Vec<f64>) = points.into_iter().unzip();
         if let Some(value) = function.apply(&times, &values, range, end) {
-            let labels = if function.keeps_name() { labels } else { labels.without_name() };
+            let labels = if function.keeps_name() { labels } else { labels.with_name_dropped() };
             out.push(Sample { labels, value });
         }
     }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use vigil_metricstore::Labels;
+use vigil_metricstore::{Labels, DROPPED_NAME};
 
 use crate::{
     error::{execution, QueryError},
@@ -17,7 +17,7 @@ use crate::{
 pub fn bucket(labels: &Labels) -> Option<Result<(Labels, &str, f64), QueryError>> {
     let le = labels.get("le")?;
     let bound = parse_bound(le)?;
-    let group = Labels::unchecked(labels.iter().filter(|(n, _)| *n != "le" && *n != "__name__"))
+    let group = Labels::unchecked(labels.iter().filter(|(n, _)| *n != "le" && *n != "__name__" && *n != DROPPED_NAME))
         .map_err(|error| execution(error.to_string()));
     Some(group.map(|group| (group, le, bound)))
 }

@@ -71,11 +71,20 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
     Some(total)
 }
 
+/// Removes the metric names that functions and operators set aside (they stayed until now so
+/// that `by (__name__)` could still group by them, as in Prometheus 3).
+fn finish_name_drop(samples: &mut [Sample]) {
+    for sample in samples {
+        sample.labels = sample.labels.finish_name_drop();
+    }
+}
+
 /// Evaluates `query` at `time` (ms).
 pub fn instant_query(storage: &dyn Storage, query: &str, time: i64) -> Result<Value, QueryError> {
     let expr = parse(query)?;
-    let value = eval::Evaluator::new(storage, time, time, 0, DEFAULT_LOOKBACK_MS).eval(&expr, time)?;
-    if let Value::Vector(samples) = &value {
+    let mut value = eval::Evaluator::new(storage, time, time, 0, DEFAULT_LOOKBACK_MS).eval(&expr, time)?;
+    if let Value::Vector(samples) = &mut value {
+        finish_name_drop(samples);
         eval::check_unique(samples)?;
     }
     Ok(value)
@@ -117,7 +126,8 @@ pub fn range_query(
     while time <= end {
         match evaluator.eval(&expr, time)? {
             Value::Scalar(value) => push(Labels::default(), (time, value)),
-            Value::Vector(samples) => {
+            Value::Vector(mut samples) => {
+                finish_name_drop(&mut samples);
                 eval::check_unique(&samples)?;
                 for sample in samples {
                     push(sample.labels, (time, sample.value));

@@ -50,6 +50,10 @@ const QUERIES: &[&str] = &[
     "stdvar(g)",
     "quantile by (j) (0.9, rate(c[5m]))",
     "sum(sum by (j) (rate(c[5m])))",
+    // Names set aside by rate still group (Prometheus 3's late name dropping).
+    "sum by (__name__, j) (rate(c[5m]))",
+    "sum by (__name__) (c or rate(g[5m]))",
+    "count by (__name__) (rate({__name__=~\"c|g\"}[5m]))",
     "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))",
     "histogram_quantile(0.5, rate(h_bucket[5m]))",
     "histogram_quantile(0.99, sum by (i, le) (increase(h_bucket[10m])))",

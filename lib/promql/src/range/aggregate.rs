@@ -10,7 +10,7 @@ use vigil_metricstore::Labels;
 
 use super::columns::{Column, Steps};
 use crate::{
-    aggregate::{combine, group_key},
+    aggregate::{combine, group_key, group_labels},
     error::QueryError,
     histogram::{bucket, duplicate_bucket, quantile_of_buckets},
 };
@@ -24,14 +24,17 @@ pub fn combine_groups(
     input: &[Column],
     steps: Steps,
 ) -> Result<Vec<Column>, QueryError> {
-    let mut groups: BTreeMap<Labels, Vec<&Column>> = BTreeMap::new();
+    let mut groups: BTreeMap<Labels, (Vec<&Column>, bool)> = BTreeMap::new();
     for column in input {
-        groups.entry(group_key(&column.labels, modifier)?).or_default().push(column);
+        let (key, dropped) = group_key(&column.labels, modifier)?;
+        let group = groups.entry(key).or_default();
+        group.0.push(column);
+        group.1 |= dropped;
     }
     let mut values: Vec<f64> = Vec::new();
     Ok(groups
         .into_iter()
-        .filter_map(|(labels, members)| {
+        .filter_map(|(key, (members, dropped))| {
             let results = (0..steps.count)
                 .map(|index| {
                     values.clear();
@@ -40,7 +43,7 @@ pub fn combine_groups(
                     (!values.is_empty()).then(|| combine(op, &mut values, param))
                 })
                 .collect();
-            Column::non_empty(labels, results)
+            Column::non_empty(group_labels(key, dropped), results)
         })
         .collect())
 }

@@ -84,7 +84,9 @@ pub fn check_unique(columns: &[Column]) -> Result<(), QueryError> {
 pub fn into_series(columns: Vec<Column>, steps: Steps) -> Result<Vec<Series>, QueryError> {
     let mut positions: HashMap<Labels, usize> = HashMap::new();
     let mut merged: Vec<Column> = Vec::new();
-    for column in columns {
+    for mut column in columns {
+        // Names set aside by functions go now, before equal label sets are merged.
+        column.labels = column.labels.finish_name_drop();
         let Some(&at) = positions.get(&column.labels) else {
             positions.insert(column.labels.clone(), merged.len());
             merged.push(column);

@@ -19,7 +19,7 @@ pub fn map(columns: Vec<Column>, f: impl Fn(f64) -> f64) -> Vec<Column> {
     columns
         .into_iter()
         .map(|column| Column {
-            labels: column.labels.without_name(),
+            labels: column.labels.with_name_dropped(),
             values: column.values.into_iter().map(|value| value.map(&f)).collect(),
         })
         .collect()
@@ -55,7 +55,7 @@ impl ScalarOperation<'_> {
                     }
                 });
             }
-            let labels = if filter { column.labels } else { column.labels.without_name() };
+            let labels = if filter { column.labels } else { column.labels.with_name_dropped() };
             out.extend(Column::non_empty(labels, values));
         }
         if !filter {

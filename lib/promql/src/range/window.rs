@@ -55,7 +55,7 @@ pub fn over_range(
                 times.push(t);
                 values.push(value);
             }
-            let labels = if function.keeps_name() { series.labels.clone() } else { series.labels.without_name() };
+            let labels = if function.keeps_name() { series.labels.clone() } else { series.labels.with_name_dropped() };
             if let Some(larger) = function.extreme() {
                 return Column::non_empty(labels, sliding_extreme(&times, &values, steps, offset, range, larger));
             }
