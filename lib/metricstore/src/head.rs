@@ -235,10 +235,7 @@ impl Head {
     pub fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<SeriesSamples> {
         let candidates: Vec<(SeriesId, Labels)> = {
             let index = read(&self.index);
-            let ids: Box<dyn Iterator<Item = u32>> = match index.postings.candidates(matchers) {
-                Some(ids) => Box::new(ids.into_iter()),
-                None => Box::new(0..index.labels.len() as u32),
-            };
+            let ids = index.postings.candidate_ids(matchers, index.labels.len() as u32);
             ids.filter_map(|id| Some((id, index.labels[id as usize].clone()?)))
                 .filter(|(_, labels)| matches_all(matchers, labels))
                 .collect()
@@ -262,10 +259,7 @@ impl Head {
     pub fn series(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<Labels> {
         let index = read(&self.index);
         let series = read(&self.series);
-        let ids: Box<dyn Iterator<Item = u32>> = match index.postings.candidates(matchers) {
-            Some(ids) => Box::new(ids.into_iter()),
-            None => Box::new(0..index.labels.len() as u32),
-        };
+        let ids = index.postings.candidate_ids(matchers, index.labels.len() as u32);
         ids.filter_map(|id| {
             let labels = index.labels[id as usize].as_ref().filter(|l| matches_all(matchers, l))?;
             let data = lock(series[id as usize].as_ref()?);

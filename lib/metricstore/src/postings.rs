@@ -63,6 +63,14 @@ impl Postings {
         narrowed
     }
 
+    /// The candidates of [`Postings::candidates`], or every id below `count` when no matcher
+    /// narrows them.
+    pub fn candidate_ids(&self, matchers: &[Matcher], count: u32) -> impl Iterator<Item = u32> {
+        let narrowed = self.candidates(matchers);
+        let all = narrowed.is_none().then_some(0..count);
+        narrowed.into_iter().flatten().chain(all.into_iter().flatten())
+    }
+
     pub fn label_names(&self) -> impl Iterator<Item = &str> {
         self.lists.keys().map(String::as_str)
     }

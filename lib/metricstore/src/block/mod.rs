@@ -129,10 +129,7 @@ impl Block {
         if self.meta.max_time <= min_time || self.meta.min_time > max_time {
             return Vec::new();
         }
-        let ids: Box<dyn Iterator<Item = u32>> = match self.postings.candidates(matchers) {
-            Some(ids) => Box::new(ids.into_iter()),
-            None => Box::new(0..self.series.len() as u32),
-        };
+        let ids = self.postings.candidate_ids(matchers, self.series.len() as u32);
         let mut selected = Vec::new();
         for id in ids {
             let entry = &self.series[id as usize];
@@ -152,10 +149,7 @@ impl Block {
         if self.meta.max_time <= min_time || self.meta.min_time > max_time {
             return Vec::new();
         }
-        let ids: Box<dyn Iterator<Item = u32>> = match self.postings.candidates(matchers) {
-            Some(ids) => Box::new(ids.into_iter()),
-            None => Box::new(0..self.series.len() as u32),
-        };
+        let ids = self.postings.candidate_ids(matchers, self.series.len() as u32);
         ids.map(|id| &self.series[id as usize])
             .filter(|entry| matches_all(matchers, &entry.labels))
             .filter(|entry| {
