@@ -476,22 +476,22 @@ impl MetricStore {
         let mut written = 0;
         for raw in pending {
             let mut new_blocks = Vec::new();
-            for resolution in RESOLUTIONS_MS {
-                let series = raw.all_series().map(|(labels, chunks)| {
-                    let samples: Vec<(i64, f64)> = chunks
-                        .iter()
-                        .filter(|(meta, _)| meta.stream == Stream::Raw)
-                        .flat_map(|(meta, bytes)| decode(meta.encoding, bytes, meta.count))
-                        .collect();
-                    BlockSeries { labels: labels.clone(), chunks: downsample(&samples, resolution, block_ms) }
-                });
-                let meta = block_meta(raw.meta.min_time, raw.meta.max_time, resolution, raw.meta.level);
-                if let Some(block) =
-                    write_block(&self.blocks_dir, meta, series, |l| self.head.intern(l)).map_err(io_error)?
-                {
-                    new_blocks.push(Arc::new(block));
-                }
-            }
+            // Each raw series is decoded once: its 5-minute tier streams into the first block,
+            // its 1-hour tier (12 times smaller) waits in memory for the second.
+            let [fine, coarse] = RESOLUTIONS_MS;
+            let mut coarse_series = Vec::new();
+            let fine_series = raw.all_series().map(|(labels, chunks)| {
+                let samples: Vec<(i64, f64)> = chunks
+                    .iter()
+                    .filter(|(meta, _)| meta.stream == Stream::Raw)
+                    .flat_map(|(meta, bytes)| decode(meta.encoding, bytes, meta.count))
+                    .collect();
+                coarse_series
+                    .push(BlockSeries { labels: labels.clone(), chunks: downsample(&samples, coarse, block_ms) });
+                BlockSeries { labels: labels.clone(), chunks: downsample(&samples, fine, block_ms) }
+            });
+            new_blocks.extend(self.write_tier(&raw, fine, fine_series)?);
+            new_blocks.extend(self.write_tier(&raw, coarse, coarse_series)?);
             written += new_blocks.len();
             // The raw block is marked only once its tiers are durable: a crash before this
             // writes them again, and the overlap is merged away.
@@ -502,6 +502,18 @@ impl MetricStore {
             self.add_blocks(new_blocks, &[raw]);
         }
         Ok(written)
+    }
+
+    /// Writes one downsampled tier of `raw` (None when it holds no series).
+    fn write_tier(
+        &self,
+        raw: &Block,
+        resolution: i64,
+        series: impl IntoIterator<Item = BlockSeries>,
+    ) -> std::io::Result<Option<Arc<Block>>> {
+        let meta = block_meta(raw.meta.min_time, raw.meta.max_time, resolution, raw.meta.level);
+        let block = write_block(&self.blocks_dir, meta, series, |l| self.head.intern(l)).map_err(io_error)?;
+        Ok(block.map(Arc::new))
     }
 
     /// Removes blocks whose whole range is older than their tier's retention, counted back
