@@ -233,25 +233,34 @@ impl Head {
     /// Series matching every matcher, with their samples in `[min_time, max_time]`; series
     /// without samples there are left out. Sorted by labels.
     pub fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<SeriesSamples> {
-        let candidates: Vec<(SeriesId, Labels)> = {
-            let index = read(&self.index);
-            let ids = index.postings.candidate_ids(matchers, index.labels.len() as u32);
-            ids.filter_map(|id| Some((id, index.labels[id as usize].clone()?)))
-                .filter(|(_, labels)| matches_all(matchers, labels))
-                .collect()
-        };
-        let series = read(&self.series);
-        let mut selected: Vec<SeriesSamples> = candidates
+        let mut selected: Vec<SeriesSamples> = self
+            .matching(matchers)
             .into_iter()
-            .filter_map(|(id, labels)| {
-                let data = lock(series[id as usize].as_ref()?);
-                let samples = samples_in(&data, min_time, max_time);
-                (!samples.is_empty()).then_some(SeriesSamples { labels, samples })
-            })
+            .map(|(id, labels)| SeriesSamples { labels, samples: self.samples_of(id, min_time, max_time) })
+            .filter(|series| !series.samples.is_empty())
             .collect();
         // Label sets are unique: an unstable sort gives the same order, without a buffer.
         selected.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         selected
+    }
+
+    /// Ids and labels of the series matching every matcher, in no particular order; no sample
+    /// is read.
+    pub fn matching(&self, matchers: &[Matcher]) -> Vec<(SeriesId, Labels)> {
+        let index = read(&self.index);
+        let ids = index.postings.candidate_ids(matchers, index.labels.len() as u32);
+        ids.filter_map(|id| Some((id, index.labels[id as usize].clone()?)))
+            .filter(|(_, labels)| matches_all(matchers, labels))
+            .collect()
+    }
+
+    /// The samples in `[min_time, max_time]` of the series `id` (from [`Head::matching`]).
+    pub fn samples_of(&self, id: SeriesId, min_time: i64, max_time: i64) -> Vec<(i64, f64)> {
+        let series = read(&self.series);
+        match series.get(id as usize).and_then(Option::as_ref) {
+            Some(data) => samples_in(&lock(data), min_time, max_time),
+            None => Vec::new(),
+        }
     }
 
     /// Labels of the series matching every matcher that have samples in `[min_time,

@@ -18,6 +18,7 @@ pub mod labels;
 pub mod matcher;
 mod merge;
 mod postings;
+mod select;
 mod store;
 mod sync;
 mod varint;

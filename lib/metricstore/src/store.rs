@@ -21,7 +21,6 @@ use crate::{
     hints::SelectHints,
     labels::Labels,
     matcher::Matcher,
-    merge::merge_samples,
     sync::{lock, read, write},
     wal::{Record, Wal},
 };
@@ -229,7 +228,7 @@ impl MetricStore {
 
     /// Series matching every matcher with their samples in `[min_time, max_time]`, from the
     /// blocks and the head, sorted by labels. With hints that allow it, older data comes from
-    /// a downsampled tier (see [`tier_for`]).
+    /// a downsampled tier (see [`crate::select::tier_for`]).
     pub fn select(
         &self,
         matchers: &[Matcher],
@@ -237,43 +236,27 @@ impl MetricStore {
         max_time: i64,
         hints: &SelectHints,
     ) -> Vec<SeriesSamples> {
+        self.select_map(matchers, min_time, max_time, hints, |series| series)
+    }
+
+    /// What [`MetricStore::select`] gives, each series mapped by `map` as soon as it is read
+    /// (on any core): a caller that reduces each series (a range function) never holds all
+    /// their samples at once.
+    pub fn select_map<T: Send>(
+        &self,
+        matchers: &[Matcher],
+        min_time: i64,
+        max_time: i64,
+        hints: &SelectHints,
+        map: impl Fn(SeriesSamples) -> T + Sync,
+    ) -> Vec<T> {
         let blocks: Vec<Arc<Block>> = read(&self.blocks)
             .iter()
             .filter(|b| b.meta.max_time > min_time && b.meta.min_time <= max_time)
             .cloned()
             .collect();
-        if blocks.is_empty() {
-            return self.head.select(matchers, min_time, max_time);
-        }
-        // Per series, its sample lists from the oldest source to the newest.
-        let mut found: BTreeMap<Labels, Vec<Vec<(i64, f64)>>> = BTreeMap::new();
-        // The stretches no tier block covers are read raw.
-        let mut raw_ranges = vec![(min_time, max_time)];
-        if let Some((resolution, aggregate)) = tier_for(hints) {
-            let tier: Vec<&Arc<Block>> = blocks.iter().filter(|b| b.meta.resolution_ms == resolution).collect();
-            for block in &tier {
-                let until = max_time.min(block.meta.max_time - 1);
-                for (labels, samples) in aggregate.select(block, matchers, min_time.max(block.meta.min_time), until) {
-                    found.entry(labels).or_default().push(samples);
-                }
-            }
-            raw_ranges = uncovered(min_time, max_time, tier.iter().map(|b| (b.meta.min_time, b.meta.max_time)));
-        }
-        for (from, to) in raw_ranges {
-            for block in blocks.iter().filter(|b| b.meta.resolution_ms == 0) {
-                for (labels, samples) in block.select(matchers, from, to, Stream::Raw) {
-                    found.entry(labels).or_default().push(samples);
-                }
-            }
-            for series in self.head.select(matchers, from, to) {
-                found.entry(series.labels).or_default().push(series.samples);
-            }
-        }
-        found
-            .into_iter()
-            .map(|(labels, sources)| SeriesSamples { labels, samples: merge_samples(sources) })
-            .filter(|series| !series.samples.is_empty())
-            .collect()
+        let plan = crate::select::plan(&self.head, &blocks, matchers, min_time, max_time, hints);
+        plan.map(&self.head, &blocks, map)
     }
 
     /// Labels of the series matching every matcher with samples in `[min_time, max_time]`,
@@ -557,95 +540,6 @@ impl MetricStore {
     }
 }
 
-/// The downsampled tier a query can read instead of raw samples, and how: only for functions
-/// whose result over a tier's aggregates matches the raw result at window boundaries, only
-/// when the query's window spans at least [`TIER_WINDOWS_PER_QUERY_WINDOW`] of the tier's
-/// windows, and only when the query steps at least one tier window at a time (finer steps
-/// want raw detail). The answer can differ from the raw one at the query window's edges (the
-/// tier's first window may start before it, rate extrapolates from the first tier sample):
-/// by at most about one tier window's share of the query window.
-pub fn tier_for(hints: &SelectHints) -> Option<(i64, Aggregate)> {
-    let aggregate = match hints.function.as_deref()? {
-        "rate" | "increase" => Aggregate::Counter,
-        "min_over_time" => Aggregate::Min,
-        "max_over_time" => Aggregate::Max,
-        "sum_over_time" => Aggregate::Sum,
-        "avg_over_time" => Aggregate::Average,
-        _ => return None,
-    };
-    let resolution = RESOLUTIONS_MS
-        .iter()
-        .rev()
-        .copied()
-        .find(|r| hints.range_ms >= TIER_WINDOWS_PER_QUERY_WINDOW * r && hints.step_ms >= *r)?;
-    Some((resolution, aggregate))
-}
-
-/// A tier is read only by queries whose window spans this many of its windows: the edge
-/// error stays within about a tenth.
-pub const TIER_WINDOWS_PER_QUERY_WINDOW: i64 = 10;
-
-/// Which aggregate of a downsampled tier stands in for raw samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Aggregate {
-    Counter,
-    Min,
-    Max,
-    Sum,
-    /// Sum / count of each window.
-    Average,
-}
-
-impl Aggregate {
-    fn select(
-        self,
-        block: &Block,
-        matchers: &[Matcher],
-        min_time: i64,
-        max_time: i64,
-    ) -> Vec<(Labels, Vec<(i64, f64)>)> {
-        let stream = match self {
-            Aggregate::Counter => Stream::Counter,
-            Aggregate::Min => Stream::Min,
-            Aggregate::Max => Stream::Max,
-            Aggregate::Sum | Aggregate::Average => Stream::Sum,
-        };
-        let mut selected = block.select(matchers, min_time, max_time, stream);
-        if self == Aggregate::Average {
-            // Both streams have one sample per window, at the same times, in label order.
-            let counts = block.select(matchers, min_time, max_time, Stream::Count);
-            for ((_, sums), (_, counts)) in selected.iter_mut().zip(counts) {
-                for ((_, sum), (_, count)) in sums.iter_mut().zip(counts) {
-                    *sum /= count;
-                }
-            }
-        }
-        selected
-    }
-}
-
-/// The parts of `[min_time, max_time]` (inclusive) outside every half-open range of `covered`.
-fn uncovered(min_time: i64, max_time: i64, covered: impl Iterator<Item = (i64, i64)>) -> Vec<(i64, i64)> {
-    let mut covered: Vec<(i64, i64)> = covered.collect();
-    covered.sort_unstable();
-    let mut gaps = Vec::new();
-    let mut next = min_time;
-    for (from, to) in covered {
-        if from > next {
-            gaps.push((next, (from - 1).min(max_time)));
-        }
-        next = next.max(to);
-        if next > max_time {
-            break;
-        }
-    }
-    if next <= max_time {
-        gaps.push((next, max_time));
-    }
-    gaps.retain(|(from, to)| from <= to);
-    gaps
-}
-
 fn block_meta(min_time: i64, max_time: i64, resolution_ms: i64, level: u32) -> BlockMeta {
     BlockMeta {
         version: 1,
@@ -693,14 +587,6 @@ fn io_error(error: crate::block::BlockError) -> std::io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uncovered_stretches_are_the_gaps_between_tier_blocks() {
-        assert_eq!(uncovered(0, 100, [].into_iter()), [(0, 100)]);
-        assert_eq!(uncovered(0, 100, [(10, 20), (20, 50)].into_iter()), [(0, 9), (50, 100)]);
-        assert_eq!(uncovered(0, 100, [(-5, 200)].into_iter()), []);
-        assert_eq!(uncovered(0, 100, [(60, 70), (10, 20)].into_iter()), [(0, 9), (20, 59), (70, 100)]);
-    }
 
     fn sample(job: &str, time: i64, value: f64) -> (Labels, i64, f64) {
         (Labels::new([("__name__", "up"), ("job", job)]).unwrap(), time, value)

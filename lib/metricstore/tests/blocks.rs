@@ -213,3 +213,32 @@ fn leftovers_of_a_crash_mid_compaction_are_cleaned_and_a_bad_block_is_set_aside(
     assert!(report.merged >= 2, "the overlap is merged away: {report:?}");
     assert_same(&before, &raw(&store, "temperature", 0, 12 * HOUR), "after merging the overlap");
 }
+
+#[test]
+fn a_query_over_many_series_gets_each_whole_and_in_label_order() {
+    // Enough series that the store reads them on several threads, from blocks and the head.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = MetricStore::open_with(dir.path(), options()).unwrap();
+    let series: Vec<Labels> = (0..700).map(|i| labels("bytes_total", &format!("host-{i}"))).collect();
+    let minute = 60_000;
+    let minutes = 5 * 60;
+    for step in 0..minutes {
+        let batch: Vec<(Labels, i64, f64)> =
+            series.iter().enumerate().map(|(i, l)| (l.clone(), step * minute, (i as i64 * step) as f64)).collect();
+        store.append(&batch, &BTreeMap::from([(0, step + 1)])).unwrap();
+    }
+    store.maintain(false).unwrap();
+    assert!(store.disk_usage().raw_block_samples > 0, "part of the data is in blocks");
+    let read =
+        store.select_map(&[Matcher::equal("__name__", "bytes_total")], 0, minutes * minute, &SelectHints::raw(), |s| {
+            (s.labels, s.samples)
+        });
+    let mut expected = series.clone();
+    expected.sort();
+    assert_eq!(read.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(), expected, "every series, in label order");
+    for (labels, samples) in &read {
+        let i: i64 = labels.get("instance").unwrap().trim_start_matches("host-").parse().unwrap();
+        let wanted: Vec<(i64, f64)> = (0..minutes).map(|step| (step * minute, (i * step) as f64)).collect();
+        assert_eq!(samples, &wanted, "{labels}");
+    }
+}

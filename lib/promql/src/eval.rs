@@ -17,7 +17,7 @@ use crate::{
     functions,
     range::{
         self,
-        columns::{at_step, Steps},
+        columns::{at_step, Column, Steps},
         Precomputed,
     },
     value::{is_stale, Sample, Series, Value},
@@ -29,11 +29,37 @@ pub trait Storage {
     /// `hints` say how the samples will be used, so a store may answer from a downsampled
     /// tier where that gives the same function result at a coarser grain.
     fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64, hints: &SelectHints) -> Vec<SeriesSamples>;
+
+    /// `column` of each series `select` gives, in label order, leaving out the Nones. A store
+    /// that can read series one by one overrides it, so that the query never holds all the
+    /// samples at once (and may read them on several cores).
+    fn select_columns(
+        &self,
+        matchers: &[Matcher],
+        min_time: i64,
+        max_time: i64,
+        hints: &SelectHints,
+        column: &(dyn Fn(SeriesSamples) -> Option<Column> + Sync),
+    ) -> Vec<Column> {
+        self.select(matchers, min_time, max_time, hints).into_iter().filter_map(column).collect()
+    }
 }
 
 impl Storage for vigil_metricstore::MetricStore {
     fn select(&self, matchers: &[Matcher], min_time: i64, max_time: i64, hints: &SelectHints) -> Vec<SeriesSamples> {
         vigil_metricstore::MetricStore::select(self, matchers, min_time, max_time, hints)
+    }
+
+    fn select_columns(
+        &self,
+        matchers: &[Matcher],
+        min_time: i64,
+        max_time: i64,
+        hints: &SelectHints,
+        column: &(dyn Fn(SeriesSamples) -> Option<Column> + Sync),
+    ) -> Vec<Column> {
+        let columns = self.select_map(matchers, min_time, max_time, hints, column);
+        columns.into_iter().flatten().collect()
     }
 }
 
@@ -152,6 +178,38 @@ impl<'a> Evaluator<'a> {
         Ok((selected, at))
     }
 
+    /// `column` of each of the selector's series over the whole query, in label order. The
+    /// series are not kept (unless an earlier [`Evaluator::fetch`] kept them); the columns,
+    /// `steps` values each, count against [`MAX_SAMPLES`].
+    pub fn fetch_columns(
+        &mut self,
+        selector: &VectorSelector,
+        window: i64,
+        function: Option<&str>,
+        steps: usize,
+        column: &(dyn Fn(SeriesSamples) -> Option<Column> + Sync),
+    ) -> Result<Vec<Column>, QueryError> {
+        if selector.at.is_some() {
+            return Err(unsupported("the @ modifier"));
+        }
+        let offset = offset_ms(&selector.offset)?;
+        let columns = match self.fetched.get(&fetch_key(selector, window, function)) {
+            Some(series) => series.iter().cloned().filter_map(column).collect(),
+            None => {
+                let matchers = matchers_of(selector)?;
+                let hints =
+                    SelectHints { function: function.map(str::to_string), range_ms: window, step_ms: self.step };
+                let (start, end) = (self.start - offset - window, self.end - offset);
+                self.storage.select_columns(&matchers, start, end, &hints, column)
+            }
+        };
+        self.loaded += columns.len() * steps;
+        if self.loaded > MAX_SAMPLES {
+            return Err(too_many_samples());
+        }
+        Ok(columns)
+    }
+
     /// The selector's series over the whole query, read once.
     pub fn fetch(
         &mut self,
@@ -163,7 +221,7 @@ impl<'a> Evaluator<'a> {
             return Err(unsupported("the @ modifier"));
         }
         let offset = offset_ms(&selector.offset)?;
-        let key = format!("{selector}|{window}|{}", function.unwrap_or(""));
+        let key = fetch_key(selector, window, function);
         if !self.fetched.contains_key(&key) {
             let matchers = matchers_of(selector)?;
             let hints = SelectHints { function: function.map(str::to_string), range_ms: window, step_ms: self.step };
@@ -171,14 +229,22 @@ impl<'a> Evaluator<'a> {
             let steps = if self.step > 0 { ((self.end - self.start) / self.step + 1) as usize } else { 1 };
             self.loaded += series.iter().map(|s| s.samples.len() + steps).sum::<usize>();
             if self.loaded > MAX_SAMPLES {
-                return Err(execution(format!(
-                    "query processing would load more than {MAX_SAMPLES} samples into memory; narrow the selectors, shorten the range or raise the step"
-                )));
+                return Err(too_many_samples());
             }
             self.fetched.insert(key.clone(), series);
         }
         Ok(&self.fetched[&key])
     }
+}
+
+fn fetch_key(selector: &VectorSelector, window: i64, function: Option<&str>) -> String {
+    format!("{selector}|{window}|{}", function.unwrap_or(""))
+}
+
+fn too_many_samples() -> QueryError {
+    execution(format!(
+        "query processing would load more than {MAX_SAMPLES} samples into memory; narrow the selectors, shorten the range or raise the step"
+    ))
 }
 
 pub fn offset_ms(offset: &Option<Offset>) -> Result<i64, QueryError> {

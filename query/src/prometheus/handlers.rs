@@ -36,8 +36,11 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 pub async fn query(State(store): Store, params: Params) -> Result<Response, PromError> {
     let query = params.required("query")?.to_string();
     let time = params.time_ms("time", now_ms())?;
-    let value = blocking(move || vigil_promql::instant_query(store.as_ref(), &query, time)).await??;
-    Ok(success_text(instant_data(value, time)))
+    // The answer is written on the query thread too: a large one takes a while.
+    let answer = blocking(move || {
+        vigil_promql::instant_query(store.as_ref(), &query, time).map(|value| instant_data(value, time))
+    });
+    Ok(success_text(answer.await??))
 }
 
 pub async fn query_range(State(store): Store, params: Params) -> Result<Response, PromError> {
@@ -68,8 +71,11 @@ pub async fn query_range(State(store): Store, params: Params) -> Result<Response
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
-    let series = blocking(move || vigil_promql::range_query(store.as_ref(), &query, start, end, step)).await??;
-    Ok(success_text(matrix_data(&series)))
+    // The answer is written on the query thread too: a large one takes a while.
+    let answer = blocking(move || {
+        vigil_promql::range_query(store.as_ref(), &query, start, end, step).map(|series| matrix_data(&series))
+    });
+    Ok(success_text(answer.await??))
 }
 
 /// The series matching any of the `match[]` selectors (those with samples in the range).

@@ -55,6 +55,9 @@ pub struct MetricsBenchArgs {
     /// Scratch directory (default: a temporary directory, deleted afterwards).
     #[arg(long)]
     pub work_dir: Option<std::path::PathBuf>,
+    /// Keep each run's stores (and print where) to query or profile them afterwards.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Named figures of one run (`vigil_ingest_samples_per_s`, ...), with their units.
@@ -87,6 +90,9 @@ pub async fn run(args: MetricsBenchArgs) -> anyhow::Result<()> {
             }
         }
         add_ratios(&mut figures);
+        if args.keep {
+            eprintln!("run {}: stores kept in {}", run + 1, scratch.keep().display());
+        }
         for (name, (value, unit)) in &figures {
             eprintln!("  {name} = {value:.3} {unit}");
         }

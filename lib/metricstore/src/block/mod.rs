@@ -126,22 +126,37 @@ impl Block {
         max_time: i64,
         stream: Stream,
     ) -> Vec<(Labels, Vec<(i64, f64)>)> {
+        self.matching(matchers, min_time, max_time)
+            .into_iter()
+            .map(|(id, labels)| (labels, self.samples_of(id, min_time, max_time, stream)))
+            .filter(|(_, samples)| !samples.is_empty())
+            .collect()
+    }
+
+    /// Ids and labels of the series matching every matcher, in label order, if the block
+    /// overlaps `[min_time, max_time]`; no sample is decoded.
+    pub fn matching(&self, matchers: &[Matcher], min_time: i64, max_time: i64) -> Vec<(u32, Labels)> {
         if self.meta.max_time <= min_time || self.meta.min_time > max_time {
             return Vec::new();
         }
         let ids = self.postings.candidate_ids(matchers, self.series.len() as u32);
-        let mut selected = Vec::new();
-        for id in ids {
-            let entry = &self.series[id as usize];
-            if !matches_all(matchers, &entry.labels) {
+        ids.filter(|&id| matches_all(matchers, &self.series[id as usize].labels))
+            .map(|id| (id, self.series[id as usize].labels.clone()))
+            .collect()
+    }
+
+    /// The `stream` samples in `[min_time, max_time]` of the series `id` (from [`Block::matching`]).
+    pub fn samples_of(&self, id: u32, min_time: i64, max_time: i64, stream: Stream) -> Vec<(i64, f64)> {
+        let mut samples = Vec::new();
+        let Some(entry) = self.series.get(id as usize) else { return samples };
+        for meta in index::chunk_metas(&self.index, entry) {
+            if meta.stream != stream || meta.max_time < min_time || meta.min_time > max_time {
                 continue;
             }
-            let samples = self.samples(entry, min_time, max_time, stream);
-            if !samples.is_empty() {
-                selected.push((entry.labels.clone(), samples));
-            }
+            let iter = decode(meta.encoding, self.chunk_bytes(&meta), meta.count);
+            samples.extend(iter.filter(|(time, _)| (min_time..=max_time).contains(time)));
         }
-        selected
+        samples
     }
 
     /// Labels of the series matching every matcher with a chunk in `[min_time, max_time]`.
@@ -182,18 +197,6 @@ impl Block {
     /// Bytes on disk (index and chunks).
     pub fn size_bytes(&self) -> u64 {
         (self.index.len() + self.chunks.len()) as u64
-    }
-
-    fn samples(&self, entry: &index::IndexedSeries, min_time: i64, max_time: i64, stream: Stream) -> Vec<(i64, f64)> {
-        let mut samples = Vec::new();
-        for meta in index::chunk_metas(&self.index, entry) {
-            if meta.stream != stream || meta.max_time < min_time || meta.min_time > max_time {
-                continue;
-            }
-            let iter = decode(meta.encoding, self.chunk_bytes(&meta), meta.count);
-            samples.extend(iter.filter(|(time, _)| (min_time..=max_time).contains(time)));
-        }
-        samples
     }
 
     fn chunk_bytes(&self, meta: &ChunkMeta) -> &[u8] {

@@ -95,16 +95,17 @@ impl Planner<'_, '_> {
 
     fn selector(&mut self, selector: &VectorSelector) -> Computed {
         let offset = offset_ms(&selector.offset)?;
-        let lookback = self.evaluator.lookback_ms;
-        let series = self.evaluator.fetch(selector, lookback, None)?;
-        Ok(window::instant(series, self.steps, offset, lookback))
+        let (lookback, steps) = (self.evaluator.lookback_ms, self.steps);
+        let column = |series| window::instant(&series, steps, offset, lookback);
+        self.evaluator.fetch_columns(selector, lookback, None, steps.count, &column)
     }
 
     fn over_range(&mut self, selector: &MatrixSelector, name: &str, function: WindowFunction) -> Computed {
         let offset = offset_ms(&selector.vs.offset)?;
         let range = selector.range.as_millis() as i64;
-        let series = self.evaluator.fetch(&selector.vs, range, Some(name))?;
-        Ok(window::over_range(series, self.steps, offset, range, function))
+        let steps = self.steps;
+        let column = |series| window::over_range(series, steps, offset, range, function);
+        self.evaluator.fetch_columns(&selector.vs, range, Some(name), steps.count, &column)
     }
 
     fn call(&mut self, call: &Call) -> Option<Computed> {

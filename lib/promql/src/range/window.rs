@@ -10,72 +10,56 @@ use vigil_metricstore::SeriesSamples;
 use super::columns::{Column, Steps};
 use crate::{over_time::WindowFunction, value::is_stale};
 
-/// A vector selector: each series' last sample in `(t - lookback, t]` at every step `t`
-/// (shifted back by `offset`), absent where that sample is a stale marker.
-pub fn instant(series: &[SeriesSamples], steps: Steps, offset: i64, lookback: i64) -> Vec<Column> {
-    series
-        .iter()
-        .filter_map(|series| {
-            let samples = &series.samples;
-            // The first sample after the current step.
-            let mut next = 0;
-            let values = (0..steps.count)
-                .map(|index| {
-                    let at = steps.time(index) - offset;
-                    while next < samples.len() && samples[next].0 <= at {
-                        next += 1;
-                    }
-                    let (t, value) = *samples[..next].last()?;
-                    (t > at - lookback && !is_stale(value)).then_some(value)
-                })
-                .collect();
-            Column::non_empty(series.labels.clone(), values)
+/// A vector selector over one series: its last sample in `(t - lookback, t]` at every step
+/// `t` (shifted back by `offset`), absent where that sample is a stale marker.
+pub fn instant(series: &SeriesSamples, steps: Steps, offset: i64, lookback: i64) -> Option<Column> {
+    let samples = &series.samples;
+    // The first sample after the current step.
+    let mut next = 0;
+    let values = (0..steps.count)
+        .map(|index| {
+            let at = steps.time(index) - offset;
+            while next < samples.len() && samples[next].0 <= at {
+                next += 1;
+            }
+            let (t, value) = *samples[..next].last()?;
+            (t > at - lookback && !is_stale(value)).then_some(value)
         })
-        .collect()
+        .collect();
+    Column::non_empty(series.labels.clone(), values)
 }
 
-/// A function over a matrix selector: `function` over each series' samples in
-/// `(t - range, t]` at every step `t` (shifted back by `offset`).
+/// A function over a matrix selector over one series: `function` over its samples in `(t -
+/// range, t]` at every step `t` (shifted back by `offset`).
 pub fn over_range(
-    series: &[SeriesSamples],
+    series: SeriesSamples,
     steps: Steps,
     offset: i64,
     range: i64,
     function: WindowFunction,
-) -> Vec<Column> {
-    // One series' samples without stale markers (a range function skips them), reused.
-    let mut times: Vec<i64> = Vec::new();
-    let mut values: Vec<f64> = Vec::new();
-    series
-        .iter()
-        .filter_map(|series| {
-            times.clear();
-            values.clear();
-            for &(t, value) in series.samples.iter().filter(|(_, value)| !is_stale(*value)) {
-                times.push(t);
-                values.push(value);
+) -> Option<Column> {
+    // The samples as two columns, without stale markers (a range function skips them).
+    let (times, values): (Vec<i64>, Vec<f64>) =
+        series.samples.into_iter().filter(|(_, value)| !is_stale(*value)).unzip();
+    let labels = if function.keeps_name() { series.labels } else { series.labels.with_name_dropped() };
+    if let Some(larger) = function.extreme() {
+        return Column::non_empty(labels, sliding_extreme(&times, &values, steps, offset, range, larger));
+    }
+    // The window is times[from..to].
+    let (mut from, mut to) = (0, 0);
+    let results = (0..steps.count)
+        .map(|index| {
+            let end = steps.time(index) - offset;
+            while to < times.len() && times[to] <= end {
+                to += 1;
             }
-            let labels = if function.keeps_name() { series.labels.clone() } else { series.labels.with_name_dropped() };
-            if let Some(larger) = function.extreme() {
-                return Column::non_empty(labels, sliding_extreme(&times, &values, steps, offset, range, larger));
+            while from < to && times[from] <= end - range {
+                from += 1;
             }
-            // The window is times[from..to].
-            let (mut from, mut to) = (0, 0);
-            let results = (0..steps.count)
-                .map(|index| {
-                    let end = steps.time(index) - offset;
-                    while to < times.len() && times[to] <= end {
-                        to += 1;
-                    }
-                    while from < to && times[from] <= end - range {
-                        from += 1;
-                    }
-                    function.apply(&times[from..to], &values[from..to], range, end)
-                })
-                .collect();
-            Column::non_empty(labels, results)
+            function.apply(&times[from..to], &values[from..to], range, end)
         })
-        .collect()
+        .collect();
+    Column::non_empty(labels, results)
 }
 
 /// max_over_time (`larger`) or min_over_time at every step without going over each window:
