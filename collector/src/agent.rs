@@ -15,11 +15,12 @@ use tokio::{net::TcpListener, sync::watch, task::JoinSet, time::MissedTickBehavi
 
 use crate::{
     batch::RecordTemplate,
-    checkpoint::{Checkpoint, CheckpointStore},
+    checkpoint::CheckpointStore,
     config::{AgentConfig, ReadFrom},
     discover::{Discovery, Found},
     file_task::{self, Ended, FileHandle, Shared, Start},
     metrics as m,
+    placement::{place, Candidate, Placement},
     ship::{retry::RetryPolicy, Shipper},
     tailer::FileId,
 };
@@ -145,17 +146,22 @@ struct Supervisor {
     first_scan: bool,
 }
 
-/// A file a scan found and opened; `found.id` is the identity of the opened handle.
+/// A file a scan found, opened and placed; `found.id` is the identity of the opened handle.
 struct Opened {
     found: Found,
     file: File,
+    start: Start,
+    placement: Placement,
 }
 
 impl Supervisor {
     async fn scan(&mut self) {
         let discovery = self.discovery.clone();
         let known: HashSet<FileId> = self.files.keys().copied().collect();
-        let scanned = tokio::task::spawn_blocking(move || scan_and_open(&discovery, &known)).await;
+        let checkpoints = self.checkpoints.clone();
+        let from_end = self.first_scan && self.read_from == ReadFrom::End;
+        let scanned =
+            tokio::task::spawn_blocking(move || scan_and_open(&discovery, &known, &checkpoints, from_end)).await;
         let (found, opened) = scanned.expect("a scan does not panic");
         if self.first_scan && found.is_empty() {
             // The commonest first-run mistake is a path that matches nothing: say so.
@@ -177,7 +183,8 @@ impl Supervisor {
         if self.first_scan {
             let opened_ids: HashSet<FileId> = opened.iter().map(|opened| opened.found.id).collect();
             for stale in self.checkpoints.retain(|id| seen.contains_key(&id) || opened_ids.contains(&id)) {
-                tracing::info!(path = %stale.path.display(), "forgetting the checkpoint of a file that no longer exists");
+                tracing::info!(path = %stale.path.display(), stream = %stale.stream,
+                    "releasing the checkpoint of a file that no longer exists (a copy of it would continue its stream)");
             }
         }
         for opened in opened {
@@ -187,29 +194,23 @@ impl Supervisor {
         metrics::gauge!(m::FILES_OPEN).set(self.files.len() as f64);
     }
 
-    fn start(&mut self, Opened { found, file }: Opened) {
-        let start = match self.checkpoints.get(found.id) {
-            Some(checkpoint) if found.size >= checkpoint.offset => {
-                Start { generation: checkpoint.generation, offset: checkpoint.offset }
+    fn start(&mut self, Opened { found, file, start, placement }: Opened) {
+        let checkpoint = &start.checkpoint;
+        metrics::counter!(m::FILES_PLACED_TOTAL, "placement" => placement.name()).increment(1);
+        match &placement {
+            Placement::Restarted { reason } => {
+                tracing::warn!(path = %found.path.display(), file = %found.id, reason, stream = %checkpoint.stream,
+                    "the file's checkpoint no longer describes it; reading it from the start")
             }
-            Some(checkpoint) => {
-                tracing::warn!(path = %found.path.display(), size = found.size, checkpoint = checkpoint.offset,
-                    "file is shorter than its checkpoint: truncated while the agent was stopped; reading it from the start");
-                Start { generation: checkpoint.generation + 1, offset: 0 }
+            Placement::Continued { from } => {
+                tracing::info!(path = %found.path.display(), file = %found.id, from = %from.display(),
+                    stream = %checkpoint.stream, offset = checkpoint.offset,
+                    "the file is a copy of one already read (copytruncate); continuing where that one was")
             }
-            None if self.first_scan && self.read_from == ReadFrom::End => Start { generation: 0, offset: found.size },
-            None => Start { generation: 0, offset: 0 },
-        };
-        let FileId { dev, inode } = found.id;
-        self.checkpoints.set(Checkpoint {
-            path: found.path.clone(),
-            dev,
-            inode,
-            generation: start.generation,
-            offset: start.offset,
-        });
-        tracing::info!(path = %found.path.display(), file = %found.id, generation = start.generation,
-            offset = start.offset, "tailing file");
+            Placement::Resumed | Placement::New => {}
+        }
+        tracing::info!(path = %found.path.display(), file = %found.id, stream = %checkpoint.stream,
+            offset = checkpoint.offset, placement = placement.name(), "tailing file");
         let handle = Arc::new(FileHandle::new(found.id, found.path));
         self.files.insert(found.id, handle.clone());
         let template = self.templates[found.input].clone();
@@ -232,8 +233,13 @@ impl Supervisor {
     }
 }
 
-/// Scans the globs and opens the files not in `known` (blocking).
-fn scan_and_open(discovery: &Discovery, known: &HashSet<FileId>) -> (Vec<Found>, Vec<Opened>) {
+/// Scans the globs, opens the files not in `known` and decides where each starts (blocking).
+fn scan_and_open(
+    discovery: &Discovery,
+    known: &HashSet<FileId>,
+    checkpoints: &CheckpointStore,
+    from_end: bool,
+) -> (Vec<Found>, Vec<Opened>) {
     let found = discovery.scan();
     let mut opened = Vec::new();
     for candidate in found.iter().filter(|found| !known.contains(&found.id)) {
@@ -251,7 +257,15 @@ fn scan_and_open(discovery: &Discovery, known: &HashSet<FileId>) -> (Vec<Found>,
             continue;
         }
         let found = Found { id, path: candidate.path.clone(), input: candidate.input, size: metadata.len() };
-        opened.push(Opened { found, file });
+        let placing = Candidate { id, path: &found.path, file: &file, size: found.size };
+        match checkpoints.with_state(|state| place(state, &placing, from_end)) {
+            Ok((checkpoint, head, placement)) => {
+                opened.push(Opened { start: Start { checkpoint, head }, placement, found, file });
+            }
+            Err(error) => {
+                tracing::warn!(path = %found.path.display(), %error, "failed to read the file's first bytes; trying again at the next scan");
+            }
+        }
     }
     (found, opened)
 }

@@ -13,7 +13,7 @@ use std::{
 use prost::Message;
 use vigil_model::{LogBatch, LogRecord, LOG_BATCH_SCHEMA_VERSION};
 
-use crate::{config::BatchConfig, framing::Line};
+use crate::{checkpoint::LineMark, config::BatchConfig, fingerprint::Fingerprint, framing::Line};
 
 /// What every record of an input carries besides its line.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,11 +26,12 @@ pub struct RecordTemplate {
 /// An encoded batch ready to ship.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
-    /// `<dev>:<inode>:<generation>`: the partition key.
+    /// The stream its lines belong to: the partition key.
     pub stream: String,
-    pub generation: u64,
     /// File position after the batch's last line: the checkpoint once acknowledged.
     pub end_offset: u64,
+    /// The batch's last line, which must still be in the file for the checkpoint to hold.
+    pub last_line: Option<LineMark>,
     pub lines: u64,
     /// Protobuf-encoded [`LogBatch`].
     pub payload: Vec<u8>,
@@ -41,16 +42,16 @@ pub struct Batch {
 pub struct BatchBuilder {
     limits: BatchConfig,
     stream: String,
-    generation: u64,
     records: Vec<LogRecord>,
     bytes: usize,
     end_offset: u64,
+    last_line: Option<LineMark>,
     first_at: Option<Instant>,
 }
 
 impl BatchBuilder {
-    pub fn new(limits: BatchConfig, stream: String, generation: u64) -> BatchBuilder {
-        BatchBuilder { limits, stream, generation, records: Vec::new(), bytes: 0, end_offset: 0, first_at: None }
+    pub fn new(limits: BatchConfig, stream: String) -> BatchBuilder {
+        BatchBuilder { limits, stream, records: Vec::new(), bytes: 0, end_offset: 0, last_line: None, first_at: None }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -66,6 +67,7 @@ impl BatchBuilder {
         read_time_ms: i64,
         now: Instant,
     ) -> Option<Batch> {
+        let mark = LineMark { offset: line.offset, fingerprint: Fingerprint::of_bytes(&line.bytes) };
         let record = LogRecord {
             line: line.bytes,
             service: template.service.clone(),
@@ -83,6 +85,7 @@ impl BatchBuilder {
         self.records.push(record);
         self.bytes += size;
         self.end_offset = line.end_offset;
+        self.last_line = Some(mark);
         self.first_at.get_or_insert(now);
         full_before
     }
@@ -109,8 +112,8 @@ impl BatchBuilder {
         self.first_at = None;
         Some(Batch {
             stream: self.stream.clone(),
-            generation: self.generation,
             end_offset: self.end_offset,
+            last_line: self.last_line,
             lines,
             payload,
         })
@@ -137,7 +140,7 @@ mod tests {
 
     fn builder(max_lines: usize, max_bytes: usize) -> BatchBuilder {
         let limits = BatchConfig { max_lines, max_bytes, linger: Duration::from_millis(200) };
-        BatchBuilder::new(limits, "1:2:0".into(), 0)
+        BatchBuilder::new(limits, "1:2:0".into())
     }
 
     #[test]
@@ -148,6 +151,8 @@ mod tests {
         assert!(builder.push(line("bb", 2), "/x.log", &template(), 7, now).is_none());
         let batch = builder.take().expect("two lines");
         assert_eq!((batch.lines, batch.end_offset, batch.stream.as_str()), (2, 5, "1:2:0"));
+        let mark = LineMark { offset: 2, fingerprint: Fingerprint::of_bytes(b"bb") };
+        assert_eq!(batch.last_line, Some(mark), "the checkpoint will check that the last line is still there");
         let decoded = LogBatch::decode(batch.payload.as_slice()).expect("valid protobuf");
         assert_eq!(decoded.schema_version, LOG_BATCH_SCHEMA_VERSION);
         let first = &decoded.records[0];

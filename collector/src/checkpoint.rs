@@ -1,9 +1,14 @@
-//! `<data_dir>/checkpoints.json`: for each file, the position after the last line the server
-//! or broker acknowledged.
+//! `<data_dir>/checkpoints.json`: for each file, the stream its lines are shipped under and
+//! the position after the last line the server or broker acknowledged; and the streams of
+//! content that is gone from its file (truncated, replaced, released), so that a copy of it
+//! found later continues instead of being read again (see [`crate::placement`]).
 //!
 //! Invariants: an entry advances only after an acknowledgement (the file task's sender sets
-//! it; the supervisor only records where a newly found file starts); the file on disk is replaced atomically (temp file, fsync,
-//! rename, fsync of the directory), so a crash leaves the old or the new version, never a mix.
+//! it; the supervisor only records where a newly found file starts); the file on disk is
+//! replaced atomically (temp file, fsync, rename, fsync of the directory), so a crash leaves
+//! the old or the new version, never a mix. Stream names are never reused: each new one takes
+//! a generation above every earlier one (and above the clock in ms, so a lost data directory
+//! does not bring old names back).
 
 use std::{
     collections::BTreeMap,
@@ -11,15 +16,18 @@ use std::{
     io::{self, Write},
     path::{Path, PathBuf},
     sync::Mutex,
+    time::{SystemTime, UNIX_EPOCH},
 };
 
 use serde::{Deserialize, Serialize};
 
-use crate::tailer::FileId;
+use crate::{fingerprint::Fingerprint, tailer::FileId};
 
 /// Name of the checkpoint file inside the data directory.
 pub const FILE_NAME: &str = "checkpoints.json";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
+/// Retired streams kept, newest first; older ones are forgotten.
+pub const MAX_RETIRED: usize = 1000;
 
 /// Where reading of one file resumes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,10 +37,36 @@ pub struct Checkpoint {
     pub path: PathBuf,
     pub dev: u64,
     pub inode: u64,
-    /// Truncation count: the `<generation>` of the stream name.
-    pub generation: u64,
+    /// The stream the file's lines are shipped under (`<dev>:<inode>:<generation>` of the
+    /// file that started it).
+    pub stream: String,
     /// Byte offset after the last acknowledged line.
     pub offset: u64,
+    /// The file's first bytes when the stream started (grown while it was short).
+    pub fingerprint: Option<Fingerprint>,
+    /// The last acknowledged line: it must still be there for the position to be trusted.
+    pub last_line: Option<LineMark>,
+}
+
+/// A line by its offset and first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineMark {
+    pub offset: u64,
+    pub fingerprint: Fingerprint,
+}
+
+/// A stream whose file no longer holds its content: a file that starts with `fingerprint`
+/// and still has `last_line` continues it at `offset`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retired {
+    pub stream: String,
+    pub offset: u64,
+    pub fingerprint: Fingerprint,
+    pub last_line: Option<LineMark>,
+    /// Where it was read from, for messages.
+    pub path: PathBuf,
 }
 
 impl Checkpoint {
@@ -42,11 +76,32 @@ impl Checkpoint {
 }
 
 /// The on-disk shape (a persisted format, versioned).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CheckpointFile {
-    version: u32,
-    files: Vec<Checkpoint>,
+pub struct CheckpointFile {
+    pub version: u32,
+    /// The highest generation a stream name was given.
+    #[serde(default)]
+    pub last_generation: u64,
+    pub files: Vec<Checkpoint>,
+    #[serde(default)]
+    pub retired: Vec<Retired>,
+}
+
+/// Version 1 entries: the stream was `<dev>:<inode>:<generation>`, with no fingerprint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointV1 {
+    path: PathBuf,
+    dev: u64,
+    inode: u64,
+    generation: u64,
+    offset: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileV1 {
+    files: Vec<CheckpointV1>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,27 +117,48 @@ pub enum CheckpointError {
     Corrupt { path: PathBuf, reason: String },
 }
 
-/// Reads a checkpoint file; a missing file means no checkpoints.
-pub fn read(path: &Path) -> Result<Vec<Checkpoint>, CheckpointError> {
+/// Reads a checkpoint file (version 1 or 2); a missing file means no checkpoints.
+pub fn read(path: &Path) -> Result<CheckpointFile, CheckpointError> {
     let text = match std::fs::read(path) {
         Ok(text) => text,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Ok(CheckpointFile { version: FORMAT_VERSION, ..CheckpointFile::default() })
+        }
         Err(source) => return Err(CheckpointError::Io { action: "read", path: path.to_path_buf(), source }),
     };
-    let file: CheckpointFile = serde_json::from_slice(&text)
-        .map_err(|error| CheckpointError::Corrupt { path: path.to_path_buf(), reason: error.to_string() })?;
-    if file.version != FORMAT_VERSION {
-        let reason = format!("version {} is not {FORMAT_VERSION}", file.version);
-        return Err(CheckpointError::Corrupt { path: path.to_path_buf(), reason });
+    let corrupt = |reason: String| CheckpointError::Corrupt { path: path.to_path_buf(), reason };
+    #[derive(Deserialize)]
+    struct Version {
+        version: u32,
     }
-    Ok(file.files)
+    let version: Version = serde_json::from_slice(&text).map_err(|error| corrupt(error.to_string()))?;
+    match version.version {
+        FORMAT_VERSION => serde_json::from_slice(&text).map_err(|error| corrupt(error.to_string())),
+        1 => {
+            let old: FileV1 = serde_json::from_slice(&text).map_err(|error| corrupt(error.to_string()))?;
+            let files = old
+                .files
+                .into_iter()
+                .map(|c| Checkpoint {
+                    stream: FileId { dev: c.dev, inode: c.inode }.stream(c.generation),
+                    path: c.path,
+                    dev: c.dev,
+                    inode: c.inode,
+                    offset: c.offset,
+                    fingerprint: None,
+                    last_line: None,
+                })
+                .collect();
+            Ok(CheckpointFile { version: FORMAT_VERSION, last_generation: 0, files, retired: Vec::new() })
+        }
+        other => Err(corrupt(format!("version {other} is not {FORMAT_VERSION}"))),
+    }
 }
 
-/// Replaces `path` with a file holding `checkpoints`, atomically and durably.
-pub fn write(path: &Path, checkpoints: &[Checkpoint]) -> Result<(), CheckpointError> {
+/// Replaces `path` with `contents`, atomically and durably.
+pub fn write(path: &Path, contents: &CheckpointFile) -> Result<(), CheckpointError> {
     let io_error = |action, source| CheckpointError::Io { action, path: path.to_path_buf(), source };
-    let body = serde_json::to_vec_pretty(&CheckpointFile { version: FORMAT_VERSION, files: checkpoints.to_vec() })
-        .expect("checkpoints always serialize");
+    let body = serde_json::to_vec_pretty(contents).expect("checkpoints always serialize");
     let temp = path.with_extension("json.tmp");
     let mut file = File::create(&temp).map_err(|e| io_error("create temp file for", e))?;
     file.write_all(&body).map_err(|e| io_error("write", e))?;
@@ -104,17 +180,68 @@ pub struct CheckpointStore {
 }
 
 #[derive(Debug, Default)]
-struct State {
-    entries: BTreeMap<FileId, Checkpoint>,
+pub struct State {
+    pub entries: BTreeMap<FileId, Checkpoint>,
+    /// Newest first.
+    pub retired: Vec<Retired>,
+    last_generation: u64,
     dirty: bool,
+}
+
+impl State {
+    /// A stream name never given before, for a new content of the file `id`.
+    pub fn new_stream(&mut self, id: FileId) -> String {
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        self.last_generation = (self.last_generation + 1).max(now_ms);
+        self.dirty = true;
+        id.stream(self.last_generation)
+    }
+
+    /// Records a position; callers only pass acknowledged positions (or a fresh start).
+    pub fn set(&mut self, checkpoint: Checkpoint) {
+        if self.entries.get(&checkpoint.id()) != Some(&checkpoint) {
+            self.entries.insert(checkpoint.id(), checkpoint);
+            self.dirty = true;
+        }
+    }
+
+    /// Keeps a stream whose content left its file, for a copy to continue.
+    pub fn retire(&mut self, retired: Retired) {
+        self.retired.retain(|r| r.stream != retired.stream || r.offset > retired.offset);
+        self.retired.insert(0, retired);
+        self.retired.truncate(MAX_RETIRED);
+        self.dirty = true;
+    }
+
+    /// Removes a file's entry, keeping its stream as retired when it has a full fingerprint.
+    pub fn release(&mut self, id: FileId) -> Option<Checkpoint> {
+        let checkpoint = self.entries.remove(&id)?;
+        self.dirty = true;
+        if let Some(fingerprint) = checkpoint.fingerprint.filter(Fingerprint::is_full) {
+            self.retire(Retired {
+                stream: checkpoint.stream.clone(),
+                offset: checkpoint.offset,
+                fingerprint,
+                last_line: checkpoint.last_line,
+                path: checkpoint.path.clone(),
+            });
+        }
+        Some(checkpoint)
+    }
 }
 
 impl CheckpointStore {
     /// Loads `<data_dir>/checkpoints.json` (empty when missing).
     pub fn open(data_dir: &Path) -> Result<CheckpointStore, CheckpointError> {
         let path = data_dir.join(FILE_NAME);
-        let entries = read(&path)?.into_iter().map(|checkpoint| (checkpoint.id(), checkpoint)).collect();
-        Ok(CheckpointStore { path, state: Mutex::new(State { entries, dirty: false }), write_lock: Mutex::new(()) })
+        let file = read(&path)?;
+        let state = State {
+            entries: file.files.into_iter().map(|checkpoint| (checkpoint.id(), checkpoint)).collect(),
+            retired: file.retired,
+            last_generation: file.last_generation,
+            dirty: false,
+        };
+        Ok(CheckpointStore { path, state: Mutex::new(state), write_lock: Mutex::new(()) })
     }
 
     pub fn path(&self) -> &Path {
@@ -127,41 +254,42 @@ impl CheckpointStore {
 
     /// Records a position; callers only pass acknowledged positions (or a fresh start).
     pub fn set(&self, checkpoint: Checkpoint) {
-        let mut state = self.lock();
-        if state.entries.get(&checkpoint.id()) != Some(&checkpoint) {
-            state.entries.insert(checkpoint.id(), checkpoint);
-            state.dirty = true;
-        }
+        self.lock().set(checkpoint);
     }
 
-    /// Forgets a file that was drained and released.
+    /// Forgets a file that was drained and released (its stream stays known as retired).
     pub fn remove(&self, id: FileId) {
-        let mut state = self.lock();
-        if state.entries.remove(&id).is_some() {
-            state.dirty = true;
-        }
+        self.lock().release(id);
     }
 
-    /// Keeps only entries for which `keep` is true; returns the removed ones.
+    /// Releases the entries for which `keep` is false; returns them.
     pub fn retain(&self, keep: impl Fn(FileId) -> bool) -> Vec<Checkpoint> {
         let mut state = self.lock();
         let removed: Vec<FileId> = state.entries.keys().copied().filter(|id| !keep(*id)).collect();
-        let removed: Vec<Checkpoint> = removed.into_iter().filter_map(|id| state.entries.remove(&id)).collect();
-        state.dirty |= !removed.is_empty();
-        removed
+        removed.into_iter().filter_map(|id| state.release(id)).collect()
+    }
+
+    /// Runs `change` with the state locked (for decisions that read and write it at once).
+    pub fn with_state<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
+        change(&mut self.lock())
     }
 
     /// Writes the file if anything changed since the last write (blocking: fsyncs).
     /// Returns whether it wrote.
     pub fn persist(&self) -> Result<bool, CheckpointError> {
         let _writer = self.write_lock.lock().expect("checkpoint write lock is never poisoned");
-        let snapshot: Vec<Checkpoint> = {
+        let snapshot = {
             let mut state = self.lock();
             if !state.dirty {
                 return Ok(false);
             }
             state.dirty = false;
-            state.entries.values().cloned().collect()
+            CheckpointFile {
+                version: FORMAT_VERSION,
+                last_generation: state.last_generation,
+                files: state.entries.values().cloned().collect(),
+                retired: state.retired.clone(),
+            }
         };
         write(&self.path, &snapshot).inspect_err(|_| self.lock().dirty = true)?;
         Ok(true)
@@ -177,7 +305,19 @@ mod tests {
     use super::*;
 
     fn checkpoint(inode: u64, offset: u64) -> Checkpoint {
-        Checkpoint { path: format!("/var/log/{inode}.log").into(), dev: 2049, inode, generation: 1, offset }
+        Checkpoint {
+            path: format!("/var/log/{inode}.log").into(),
+            dev: 2049,
+            inode,
+            stream: format!("2049:{inode}:1"),
+            offset,
+            fingerprint: Some(Fingerprint::of_bytes(&[b'a'; 300])),
+            last_line: None,
+        }
+    }
+
+    fn file(files: Vec<Checkpoint>) -> CheckpointFile {
+        CheckpointFile { version: FORMAT_VERSION, last_generation: 5, files, retired: Vec::new() }
     }
 
     #[test]
@@ -185,10 +325,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(FILE_NAME);
         let checkpoints = vec![checkpoint(7, 100), checkpoint(8, 0)];
-        write(&path, &checkpoints).expect("write");
-        assert_eq!(read(&path).expect("read"), checkpoints);
-        write(&path, &checkpoints[..1]).expect("overwrite");
-        assert_eq!(read(&path).expect("read"), checkpoints[..1]);
+        write(&path, &file(checkpoints.clone())).expect("write");
+        assert_eq!(read(&path).expect("read").files, checkpoints);
+        write(&path, &file(checkpoints[..1].to_vec())).expect("overwrite");
+        assert_eq!(read(&path).expect("read").files, checkpoints[..1]);
         let names: Vec<_> =
             std::fs::read_dir(dir.path()).expect("list").map(|e| e.expect("entry").file_name()).collect();
         assert_eq!(names, vec![FILE_NAME], "the temp file was renamed away");
@@ -198,14 +338,24 @@ mod tests {
     fn missing_file_is_empty_and_damaged_file_is_an_error_naming_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(FILE_NAME);
-        assert_eq!(read(&path).expect("missing is fine"), vec![]);
-        std::fs::write(&path, b"{\"version\":1,\"files\":[").expect("write");
+        assert_eq!(read(&path).expect("missing is fine").files, vec![]);
+        std::fs::write(&path, b"{\"version\":2,\"files\":[").expect("write");
         let error = read(&path).expect_err("damaged").to_string();
         assert!(error.contains("checkpoints.json"), "{error}");
     }
 
     #[test]
-    fn store_persists_only_when_changed_and_reopens() {
+    fn a_version_1_file_keeps_its_positions_and_stream_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(FILE_NAME);
+        let v1 = r#"{"version":1,"files":[{"path":"/a.log","dev":3,"inode":9,"generation":2,"offset":40}]}"#;
+        std::fs::write(&path, v1).expect("write");
+        let files = read(&path).expect("version 1 is read").files;
+        assert_eq!((files[0].stream.as_str(), files[0].offset, files[0].fingerprint), ("3:9:2", 40, None));
+    }
+
+    #[test]
+    fn store_persists_only_when_changed_and_reopens_with_released_streams_retired() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = CheckpointStore::open(dir.path()).expect("open");
         assert!(!store.persist().expect("persist"), "nothing to write yet");
@@ -217,10 +367,19 @@ mod tests {
         assert!(!store.persist().expect("persist"), "same value is not a change");
         store.set(checkpoint(7, 20));
         store.remove(FileId { dev: 2049, inode: 9 });
+        let stream = store.with_state(|state| state.new_stream(FileId { dev: 1, inode: 2 }));
         assert!(store.persist().expect("persist"));
 
         let reopened = CheckpointStore::open(dir.path()).expect("reopen");
         assert_eq!(reopened.get(FileId { dev: 2049, inode: 7 }), Some(checkpoint(7, 20)));
         assert_eq!(reopened.get(FileId { dev: 2049, inode: 9 }), None);
+        reopened.with_state(|state| {
+            assert_eq!(
+                state.retired.iter().map(|r| (r.stream.as_str(), r.offset)).collect::<Vec<_>>(),
+                [("2049:9:1", 5)]
+            );
+            let next = state.new_stream(FileId { dev: 1, inode: 2 });
+            assert!(next > stream && next.len() == stream.len(), "stream names are never reused: {stream} then {next}");
+        });
     }
 }

@@ -1,7 +1,9 @@
 //! One tailed file: a reader (tail -> frame -> batch) and a sender (ship -> checkpoint) joined
 //! by a channel of capacity 1, so exactly one batch per file is in flight and one more waits
 //! ready behind it. Batches of a file are therefore acknowledged in order, and the checkpoint
-//! (set only by the sender, after an acknowledgement) only moves forward.
+//! (set only by the sender, after an acknowledgement) only moves forward within a stream.
+//! When the file is truncated its content gets a new stream; the old one is retired once all
+//! its batches were acknowledged, so a copy of it (copytruncate) continues where it ended.
 //!
 //! The reader ends when the agent stops (it flushes what it read), or when the supervisor
 //! marks the file gone (deleted, or rotated away from the globs) and the held handle was read
@@ -22,8 +24,9 @@ use tracing::Instrument;
 
 use crate::{
     batch::{Batch, BatchBuilder, RecordTemplate},
-    checkpoint::{Checkpoint, CheckpointStore},
+    checkpoint::{Checkpoint, CheckpointStore, Retired},
     config::BatchConfig,
+    fingerprint::Fingerprint,
     metrics as m,
     ship::{retry, retry::RetryPolicy, Shipper},
     tailer::{FileId, Polled, Tailer},
@@ -86,11 +89,12 @@ pub struct Shared {
     pub partial_line_timeout: Duration,
 }
 
-/// Where a file task starts reading: a line boundary of one generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a file task starts reading: its checkpoint (a line boundary of one stream), and the
+/// file's first bytes then.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Start {
-    pub generation: u64,
-    pub offset: u64,
+    pub checkpoint: Checkpoint,
+    pub head: Vec<u8>,
 }
 
 /// How a file task ended.
@@ -103,12 +107,11 @@ pub enum Ended {
 }
 
 enum Outgoing {
-    Batch(Batch),
-    /// The file was truncated: once the batches before this are acknowledged, the checkpoint
-    /// moves to offset 0 of `generation`.
-    Reset {
-        generation: u64,
-    },
+    /// A batch, and the fingerprint of the content its lines were read from.
+    Batch(Batch, Fingerprint),
+    /// The file was truncated: once the batches before this are acknowledged, the old stream
+    /// is retired and the checkpoint moves to offset 0 of `stream`.
+    Reset { stream: String },
 }
 
 /// Tails one open file until the agent stops or the file is gone and drained.
@@ -121,8 +124,9 @@ pub async fn run(
     stop: watch::Receiver<bool>,
 ) -> (FileId, Ended) {
     let (tx, rx) = mpsc::channel(1);
+    let checkpoint = start.checkpoint.clone();
     let reader = read_loop(&handle, file, start, &template, &shared, stop, tx);
-    let (ended, ()) = tokio::join!(reader, send_loop(&handle, &shared, rx));
+    let (ended, ()) = tokio::join!(reader, send_loop(&handle, &shared, checkpoint, rx));
     if ended == Ended::Drained {
         shared.checkpoints.remove(handle.id);
         tracing::info!(path = %handle.path().display(), file = %handle.id, "file drained and released");
@@ -139,8 +143,11 @@ async fn read_loop(
     mut stop: watch::Receiver<bool>,
     tx: mpsc::Sender<Outgoing>,
 ) -> Ended {
-    let mut tailer = Some(Tailer::new(file, start.generation, start.offset, shared.max_line_bytes));
-    let mut builder = BatchBuilder::new(shared.batch, handle.id.stream(start.generation), start.generation);
+    let Start { checkpoint, head } = start;
+    let mut tailer = Some(Tailer::new(file, checkpoint.offset, shared.max_line_bytes, head));
+    let mut builder = BatchBuilder::new(shared.batch, checkpoint.stream);
+    // The fingerprint of the content the builder's lines come from.
+    let mut fingerprint = tailer.as_ref().map(Tailer::fingerprint).expect("the tailer is there");
     let mut last_error_warn: Option<Instant> = None;
     let mut last_growth = Instant::now();
     let ended = 'read: loop {
@@ -163,6 +170,7 @@ async fn read_loop(
             Ok(Polled::Read { mut lines, bytes, at_end }) => {
                 if bytes > 0 {
                     last_growth = now;
+                    fingerprint = tailer.as_ref().map(Tailer::fingerprint).expect("the tailer is there");
                 }
                 let idle = now.duration_since(last_growth);
                 if at_end && !shared.partial_line_timeout.is_zero() && idle >= shared.partial_line_timeout {
@@ -186,19 +194,21 @@ async fn read_loop(
                 }
                 at_end
             }
-            Ok(Polled::Truncated { size, read_offset, generation }) => {
+            Ok(Polled::Truncated { size, read_offset }) => {
                 metrics::counter!(m::FILE_TRUNCATIONS_TOTAL).increment(1);
-                tracing::warn!(path = %handle.path().display(), file = %handle.id, size, read_offset, generation,
-                    "file is shorter than what was read: truncated; reading it again from the start");
+                let stream = shared.checkpoints.with_state(|state| state.new_stream(handle.id));
+                tracing::warn!(path = %handle.path().display(), file = %handle.id, size, read_offset, %stream,
+                    "the file no longer holds what was read: truncated; reading it again from the start");
                 if let Some(batch) = builder.take() {
-                    if tx.send(Outgoing::Batch(batch)).await.is_err() {
+                    if tx.send(Outgoing::Batch(batch, fingerprint)).await.is_err() {
                         break 'read Ended::Stopped;
                     }
                 }
-                if tx.send(Outgoing::Reset { generation }).await.is_err() {
+                if tx.send(Outgoing::Reset { stream: stream.clone() }).await.is_err() {
                     break 'read Ended::Stopped;
                 }
-                builder = BatchBuilder::new(shared.batch, handle.id.stream(generation), generation);
+                builder = BatchBuilder::new(shared.batch, stream);
+                fingerprint = Fingerprint::of_bytes(&[]);
                 false
             }
             Err(error) => {
@@ -214,7 +224,7 @@ async fn read_loop(
             ready.extend(builder.take());
         }
         for batch in ready {
-            if tx.send(Outgoing::Batch(batch)).await.is_err() {
+            if tx.send(Outgoing::Batch(batch, fingerprint)).await.is_err() {
                 break 'read Ended::Stopped;
             }
         }
@@ -232,25 +242,45 @@ async fn read_loop(
         }
     };
     if let Some(batch) = builder.take() {
-        let _ = tx.send(Outgoing::Batch(batch)).await;
+        let _ = tx.send(Outgoing::Batch(batch, fingerprint)).await;
     }
     ended
 }
 
-async fn send_loop(handle: &FileHandle, shared: &Shared, mut rx: mpsc::Receiver<Outgoing>) {
+/// Ships batches in order; after each acknowledgement, the checkpoint moves to the batch's
+/// end (starting from `current`, the file's checkpoint when the task started).
+async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint, mut rx: mpsc::Receiver<Outgoing>) {
     while let Some(outgoing) = rx.recv().await {
-        let (generation, offset) = match outgoing {
-            Outgoing::Batch(batch) => {
+        current.path = handle.path();
+        match outgoing {
+            Outgoing::Batch(batch, fingerprint) => {
                 let span = tracing::debug_span!("batch", stream = %batch.stream, lines = batch.lines);
                 retry::deliver(&shared.shipper, &batch, &shared.retry).instrument(span).await;
                 metrics::counter!(m::BATCHES_SENT_TOTAL, "output" => shared.shipper.kind()).increment(1);
                 metrics::counter!(m::LINES_ACKNOWLEDGED_TOTAL).increment(batch.lines);
-                (batch.generation, batch.end_offset)
+                current.stream = batch.stream;
+                current.offset = batch.end_offset;
+                current.last_line = batch.last_line;
+                current.fingerprint = Some(fingerprint);
+                shared.checkpoints.set(current.clone());
             }
-            Outgoing::Reset { generation } => (generation, 0),
-        };
-        let FileId { dev, inode } = handle.id;
-        shared.checkpoints.set(Checkpoint { path: handle.path(), dev, inode, generation, offset });
+            Outgoing::Reset { stream } => {
+                let retired = current.fingerprint.filter(Fingerprint::is_full).map(|fingerprint| Retired {
+                    stream: current.stream.clone(),
+                    offset: current.offset,
+                    fingerprint,
+                    last_line: current.last_line,
+                    path: current.path.clone(),
+                });
+                current = Checkpoint { stream, offset: 0, fingerprint: None, last_line: None, ..current };
+                shared.checkpoints.with_state(|state| {
+                    if let Some(retired) = retired {
+                        state.retire(retired);
+                    }
+                    state.set(current.clone());
+                });
+            }
+        }
     }
 }
 

@@ -2,16 +2,19 @@
 //! to Vigil, over HTTP to the ingest endpoint or straight to Kafka.
 //!
 //! Where to start reading: [`agent::run`] wires everything; a line travels
-//! [`discover`] (globs -> files by (device, inode)) -> [`tailer`] + [`framing`] (bytes -> lines
-//! with offsets) -> [`batch`] (lines of one file -> protobuf `LogBatch`) -> [`ship`] (send until
-//! acknowledged) -> [`checkpoint`] (position after the last acknowledged line). [`file_task`]
-//! runs that path for one file; [`config`] and [`cli`] describe the settings.
+//! [`discover`] (globs -> files by (device, inode)) -> [`placement`] (where a file starts: its
+//! checkpoint, a copied file's stream, or its beginning; [`fingerprint`] tells files apart) ->
+//! [`tailer`] + [`framing`] (bytes -> lines with offsets) -> [`batch`] (lines of one stream ->
+//! protobuf `LogBatch`) -> [`ship`] (send until acknowledged) -> [`checkpoint`] (position after
+//! the last acknowledged line). [`file_task`] runs that path for one file; [`config`] and
+//! [`cli`] describe the settings.
 //!
 //! Invariants:
 //! - at-least-once: a checkpoint never moves past a line the destination did not acknowledge,
 //!   and a batch is never dropped (it is retried until acknowledged or the agent stops);
-//! - a batch holds lines of one file generation (one stream, one partition key), and a file
-//!   has at most one batch in flight, so its lines arrive in order;
+//! - a batch holds lines of one stream (one content of a file: a truncation starts a new one;
+//!   stream names are never reused), so one partition key, and a file has at most one batch
+//!   in flight, so its lines arrive in order;
 //! - every record names its line by (`stream`, `offset`), so a resend is recognisable.
 //!
 //! This crate never links tantivy, openraft or sqlx (a workspace test checks it).
@@ -23,9 +26,11 @@ pub mod cli;
 pub mod config;
 pub mod discover;
 pub mod file_task;
+pub mod fingerprint;
 pub mod framing;
 pub mod host;
 pub mod metrics;
+pub mod placement;
 pub mod scrape;
 pub mod ship;
 pub mod tailer;

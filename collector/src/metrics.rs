@@ -16,6 +16,10 @@ pub const LINES_TRUNCATED_TOTAL: &str = "vigil_agent_lines_truncated_total";
 pub const LINE_BYTES_SKIPPED_TOTAL: &str = "vigil_agent_line_bytes_skipped_total";
 /// Files found shorter than the agent's read position and read again from the start.
 pub const FILE_TRUNCATIONS_TOTAL: &str = "vigil_agent_file_truncations_total";
+/// Files found and placed (label `placement`: `new`, `resumed` at their checkpoint,
+/// `restarted` because the checkpoint no longer described them, or `continued` as a copy of a
+/// file already read).
+pub const FILES_PLACED_TOTAL: &str = "vigil_agent_files_placed_total";
 /// Files currently open for tailing.
 pub const FILES_OPEN: &str = "vigil_agent_files_open";
 /// Failed writes of `checkpoints.json` (retried at the next interval).

@@ -1,5 +1,6 @@
 //! Reading one open file: appended bytes become [`Line`]s, and a file that shrank below the
-//! read position is detected as truncated and read again from its start.
+//! read position, or whose first bytes changed (truncated and written again between two
+//! polls), is detected as truncated and read again from its start.
 //!
 //! Blocking I/O (`pread` on the held handle): callers run [`Tailer::poll`] on a blocking
 //! thread. The handle is what is read, never the path, so a renamed or deleted file can still
@@ -7,7 +8,10 @@
 
 use std::{fmt, fs::File, io, os::unix::fs::FileExt, os::unix::fs::MetadataExt};
 
-use crate::framing::{Line, LineFramer};
+use crate::{
+    fingerprint::{first_bytes, Fingerprint, FINGERPRINT_BYTES},
+    framing::{Line, LineFramer},
+};
 
 /// Identity of a file: (device, inode), stable across renames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,9 +47,10 @@ pub enum Polled {
         /// The read reached the current end of the file.
         at_end: bool,
     },
-    /// The file is shorter than what was read: it was truncated. Reading restarts at 0 with
-    /// the new generation; a partial line that was pending is forgotten.
-    Truncated { size: u64, read_offset: u64, generation: u64 },
+    /// The file no longer holds what was read (it is shorter than the read position, or its
+    /// first bytes changed): it was truncated. Reading restarts at 0; a partial line that was
+    /// pending is forgotten.
+    Truncated { size: u64, read_offset: u64 },
 }
 
 /// Reads appended bytes of one open file.
@@ -53,21 +58,20 @@ pub enum Polled {
 pub struct Tailer {
     file: File,
     framer: LineFramer,
-    generation: u64,
     buf: Vec<u8>,
+    /// The file's first bytes as far as known (at most [`FINGERPRINT_BYTES`]): grown as
+    /// reading passes them, and compared with the file at every poll.
+    head: Vec<u8>,
 }
 
 /// Size of one `pread`.
 const CHUNK_BYTES: usize = 64 * 1024;
 
 impl Tailer {
-    /// Tails `file` from `offset` (a line boundary) in generation `generation`.
-    pub fn new(file: File, generation: u64, offset: u64, max_line_bytes: usize) -> Tailer {
-        Tailer { file, framer: LineFramer::new(max_line_bytes, offset), generation, buf: vec![0; CHUNK_BYTES] }
-    }
-
-    pub fn generation(&self) -> u64 {
-        self.generation
+    /// Tails `file` from `offset` (a line boundary); `head` is what the file's first bytes
+    /// were when the offset was decided (at least up to `offset`, or a full fingerprint's).
+    pub fn new(file: File, offset: u64, max_line_bytes: usize, head: Vec<u8>) -> Tailer {
+        Tailer { file, framer: LineFramer::new(max_line_bytes, offset), buf: vec![0; CHUNK_BYTES], head }
     }
 
     /// Offset after the last byte read.
@@ -75,25 +79,32 @@ impl Tailer {
         self.framer.position()
     }
 
-    /// Reads up to about `max_bytes` new bytes, or reports a truncation.
+    /// The fingerprint of the file's first bytes as read.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of_bytes(&self.head)
+    }
+
     /// Emits the bytes of an unterminated last line as a line (see
     /// `AgentConfig::partial_line_timeout`); `None` when there are none.
     pub fn flush_partial_line(&mut self) -> Option<Line> {
         self.framer.flush_partial()
     }
 
+    /// Reads up to about `max_bytes` new bytes, or reports a truncation.
     pub fn poll(&mut self, max_bytes: usize) -> io::Result<Polled> {
         let size = self.file.metadata()?.len();
         let read_offset = self.framer.position();
-        if size < read_offset {
-            self.generation += 1;
+        if size < read_offset || first_bytes(&self.file, self.head.len())? != self.head {
             self.framer.reset(0);
-            return Ok(Polled::Truncated { size, read_offset, generation: self.generation });
+            self.head.clear();
+            return Ok(Polled::Truncated { size, read_offset });
         }
         let mut lines = Vec::new();
         let mut bytes = 0u64;
         let at_end = loop {
-            let read = self.file.read_at(&mut self.buf, self.framer.position())?;
+            let position = self.framer.position();
+            let read = self.file.read_at(&mut self.buf, position)?;
+            grow_head(&mut self.head, position, &self.buf[..read]);
             self.framer.push(&self.buf[..read], &mut lines);
             bytes += read as u64;
             if read < self.buf.len() {
@@ -105,6 +116,17 @@ impl Tailer {
         };
         Ok(Polled::Read { lines, bytes, at_end })
     }
+}
+
+/// Adds the bytes of `read` (from `position`) that extend the known `head`.
+fn grow_head(head: &mut Vec<u8>, position: u64, read: &[u8]) {
+    let known = head.len() as u64;
+    if head.len() >= FINGERPRINT_BYTES || position > known || position + read.len() as u64 <= known {
+        return;
+    }
+    let from = (known - position) as usize;
+    let take = (FINGERPRINT_BYTES - head.len()).min(read.len() - from);
+    head.extend_from_slice(&read[from..from + take]);
 }
 
 #[cfg(test)]
@@ -126,7 +148,7 @@ mod tests {
         let path = dir.path().join("app.log");
         let mut writer = File::create(&path).expect("create");
         writer.write_all(b"one\ntwo\npar").expect("write");
-        let mut tailer = Tailer::new(File::open(&path).expect("open"), 0, 0, 1024);
+        let mut tailer = Tailer::new(File::open(&path).expect("open"), 0, 1024, Vec::new());
         assert_eq!(read_all(&mut tailer), vec![(b"one".to_vec(), 0), (b"two".to_vec(), 4)]);
         writer.write_all(b"tial\n").expect("write");
         assert_eq!(read_all(&mut tailer), vec![(b"partial".to_vec(), 8)]);
@@ -136,13 +158,23 @@ mod tests {
         let mut writer = std::fs::OpenOptions::new().append(true).open(&path).expect("reopen");
         writer.write_all(b"new\n").expect("write");
         match tailer.poll(1 << 20).expect("poll") {
-            Polled::Truncated { size, read_offset, generation } => {
-                assert_eq!((size, read_offset, generation), (4, 16, 1))
-            }
+            Polled::Truncated { size, read_offset } => assert_eq!((size, read_offset), (4, 16)),
             other => panic!("expected a truncation, got {other:?}"),
         }
         assert_eq!(read_all(&mut tailer), vec![(b"new".to_vec(), 0)]);
-        assert_eq!(tailer.generation(), 1);
+        assert_eq!(tailer.fingerprint(), Fingerprint::of_bytes(b"new\n"));
+    }
+
+    #[test]
+    fn a_file_truncated_and_refilled_past_the_read_position_is_noticed_by_its_first_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("app.log");
+        std::fs::write(&path, b"one\ntwo\n").expect("write");
+        let mut tailer = Tailer::new(File::open(&path).expect("open"), 0, 1024, Vec::new());
+        assert_eq!(read_all(&mut tailer).len(), 2);
+        std::fs::write(&path, b"eleven\ntwelve\nthirteen\n").expect("rewrite, longer than before");
+        assert!(matches!(tailer.poll(1 << 20).expect("poll"), Polled::Truncated { read_offset: 8, .. }));
+        assert_eq!(read_all(&mut tailer).len(), 3);
     }
 
     #[test]
@@ -151,7 +183,8 @@ mod tests {
         let path = dir.path().join("big.log");
         let line = "x".repeat(99) + "\n";
         std::fs::write(&path, line.repeat(2000)).expect("write");
-        let mut tailer = Tailer::new(File::open(&path).expect("open"), 0, 100 * 1000, 1024);
+        let head = line.as_bytes().repeat(3)[..FINGERPRINT_BYTES].to_vec();
+        let mut tailer = Tailer::new(File::open(&path).expect("open"), 100 * 1000, 1024, head);
         let Polled::Read { lines, at_end, .. } = tailer.poll(CHUNK_BYTES).expect("poll") else {
             panic!("not truncated")
         };

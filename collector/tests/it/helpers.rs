@@ -171,17 +171,21 @@ pub fn checkpoint_of(data_dir: &Path, path: &Path) -> Option<Checkpoint> {
 
 pub fn checkpoint_of_inode(data_dir: &Path, inode: u64) -> Option<Checkpoint> {
     let stored = checkpoint::read(&data_dir.join(checkpoint::FILE_NAME)).expect("checkpoint file is readable");
-    stored.into_iter().find(|c| c.inode == inode)
+    stored.files.into_iter().find(|c| c.inode == inode)
 }
 
-/// The stream name the agent gives `path`'s generation `generation`.
-pub fn stream_of(path: &Path, generation: u64) -> String {
+/// The stream the agent ships `path`'s current content under (from its checkpoint), checked
+/// to start with the file's `<dev>:<inode>:`.
+pub fn stream_of(data_dir: &Path, path: &Path) -> String {
     let metadata = std::fs::metadata(path).expect("file exists");
-    format!(
-        "{}:{}:{generation}",
+    let prefix = format!(
+        "{}:{}:",
         std::os::unix::fs::MetadataExt::dev(&metadata),
         std::os::unix::fs::MetadataExt::ino(&metadata)
-    )
+    );
+    let stream = checkpoint_of(data_dir, path).expect("the file has a checkpoint").stream;
+    assert!(stream.starts_with(&prefix), "{stream} names the file {prefix}");
+    stream
 }
 
 /// Appends `text` to `path` (creating it).

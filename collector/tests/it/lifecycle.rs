@@ -38,12 +38,13 @@ async fn a_truncated_file_is_read_again_from_the_start_as_a_new_generation() {
     append(&path, &old);
     let agent = TestAgent::start(agent_config(&server.url, &data_dir, &format!("{}/*.log", dir.path().display())));
     eventually("the old lines arrive", || server.received().len() == 20).await;
+    let old_stream = server.received()[0].record.stream.clone();
 
     std::fs::OpenOptions::new().write(true).open(&path).expect("open").set_len(0).expect("truncate");
     append(&path, "new 1\nnew 2\nnew 3\n");
     eventually("the new lines arrive", || server.received().len() == 23).await;
-    eventually("the checkpoint moves to the new generation", || {
-        checkpoint_of(&data_dir, &path).is_some_and(|c| (c.generation, c.offset) == (1, 18))
+    eventually("the checkpoint moves to a new stream", || {
+        checkpoint_of(&data_dir, &path).is_some_and(|c| c.stream != old_stream && c.offset == 18)
     })
     .await;
     agent.stop().await;
@@ -51,9 +52,9 @@ async fn a_truncated_file_is_read_again_from_the_start_as_a_new_generation() {
     let received = server.received();
     let new: Vec<(u64, &[u8], &str)> =
         received[20..].iter().map(|r| (r.record.offset, r.record.line.as_slice(), r.record.stream.as_str())).collect();
-    let stream = stream_of(&path, 1);
+    let stream = checkpoint_of(&data_dir, &path).expect("checkpoint").stream;
     assert_eq!(new, [(0, &b"new 1"[..], stream.as_str()), (6, b"new 2", &stream), (12, b"new 3", &stream)]);
-    assert!(received[..20].iter().all(|r| r.record.stream == stream_of(&path, 0)));
+    assert!(received[..20].iter().all(|r| r.record.stream == old_stream));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +68,7 @@ async fn rename_rotation_drains_the_old_file_and_reads_the_new_one_from_the_star
     let agent = TestAgent::start(agent_config(&server.url, &data_dir, &format!("{}/app.log", dir.path().display())));
     eventually("the first lines arrive", || server.received().len() == 50).await;
 
-    let old_stream = stream_of(&path, 0);
+    let old_stream = server.received()[0].record.stream.clone();
     let old_inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).expect("stat"));
     append(&path, &numbered("old", 50, 10));
     std::fs::rename(&path, &rotated).expect("rotate");
@@ -76,6 +77,7 @@ async fn rename_rotation_drains_the_old_file_and_reads_the_new_one_from_the_star
     eventually("the drained old file's checkpoint is released", || checkpoint_of_inode(&data_dir, old_inode).is_none())
         .await;
     agent.stop().await;
+    let new_stream = stream_of(&data_dir, &path);
 
     let received = server.received();
     let mut old: Vec<(u64, Vec<u8>)> = received
@@ -85,7 +87,6 @@ async fn rename_rotation_drains_the_old_file_and_reads_the_new_one_from_the_star
         .collect();
     old = sorted_unique(old);
     assert_eq!(old, expected_lines(numbered("old", 0, 60).as_bytes(), 0));
-    let new_stream = stream_of(&path, 0);
     assert_ne!(new_stream, old_stream);
     let new: Vec<(u64, Vec<u8>)> = received
         .iter()

@@ -79,10 +79,17 @@ fn finish_name_drop(samples: &mut [Sample]) {
     }
 }
 
-/// Evaluates `query` at `time` (ms).
+/// Evaluates `query` at `time` (ms). Vector-valued shapes the range path knows are evaluated
+/// there, as a range query of one step (it reads each series once, as it is decoded, on
+/// every core); the rest per step as usual.
 pub fn instant_query(storage: &dyn Storage, query: &str, time: i64) -> Result<Value, QueryError> {
     let expr = parse(query)?;
-    let mut value = eval::Evaluator::new(storage, time, time, 0, DEFAULT_LOOKBACK_MS).eval(&expr, time)?;
+    let mut evaluator = eval::Evaluator::new(storage, time, time, 0, DEFAULT_LOOKBACK_MS);
+    let steps = range::columns::Steps { start: time, step: 1, count: 1 };
+    let mut value = match range::precompute(&mut evaluator, &expr, steps) {
+        Some(whole) => Value::Vector(range::columns::at_step(&whole?, 0)),
+        None => evaluator.eval(&expr, time)?,
+    };
     if let Value::Vector(samples) = &mut value {
         finish_name_drop(samples);
         eval::check_unique(samples)?;
