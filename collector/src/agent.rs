@@ -92,6 +92,7 @@ pub async fn run(
         tasks: JoinSet::new(),
         task_files: HashMap::new(),
         first_scan: true,
+        waits: HashMap::new(),
     };
     let mut scan_tick = tokio::time::interval(config.scan_interval);
     scan_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -144,7 +145,12 @@ struct Supervisor {
     tasks: JoinSet<(FileId, Ended)>,
     task_files: HashMap<tokio::task::Id, FileId>,
     first_scan: bool,
+    /// Scans each file looking like a copy of a live one has waited (see [`Placement::Wait`]).
+    waits: HashMap<FileId, u32>,
 }
+
+/// Scans a file that looks like a copy of a live file waits for that one's truncation.
+const WAIT_SCANS: u32 = 5;
 
 /// A file a scan found, opened and placed; `found.id` is the identity of the opened handle.
 struct Opened {
@@ -160,9 +166,20 @@ impl Supervisor {
         let known: HashSet<FileId> = self.files.keys().copied().collect();
         let checkpoints = self.checkpoints.clone();
         let from_end = self.first_scan && self.read_from == ReadFrom::End;
-        let scanned =
-            tokio::task::spawn_blocking(move || scan_and_open(&discovery, &known, &checkpoints, from_end)).await;
+        let waited: HashSet<FileId> = self.waits.iter().filter(|(_, n)| **n >= WAIT_SCANS).map(|(id, _)| *id).collect();
+        let scanned = tokio::task::spawn_blocking(move || {
+            scan_and_open(&discovery, &known, &checkpoints, from_end, &|id| !waited.contains(&id))
+        })
+        .await;
         let (found, opened) = scanned.expect("a scan does not panic");
+        let (waiting, opened): (Vec<Opened>, Vec<Opened>) =
+            opened.into_iter().partition(|opened| opened.placement == Placement::Wait);
+        self.waits.retain(|id, _| waiting.iter().any(|w| w.found.id == *id));
+        for waiting in waiting {
+            let waits = self.waits.entry(waiting.found.id).or_default();
+            *waits += 1;
+            tracing::debug!(path = %waiting.found.path.display(), waits, "the file holds what a tailed file holds; waiting for a truncation to tell whether it is its copy");
+        }
         if self.first_scan && found.is_empty() {
             // The commonest first-run mistake is a path that matches nothing: say so.
             tracing::warn!(paths = ?self.discovery.patterns(), "no file matches the configured paths; rescanning until one appears");
@@ -207,7 +224,7 @@ impl Supervisor {
                     stream = %checkpoint.stream, offset = checkpoint.offset,
                     "the file is a copy of one already read (copytruncate); continuing where that one was")
             }
-            Placement::Resumed | Placement::New => {}
+            Placement::Resumed | Placement::New | Placement::Wait => {}
         }
         tracing::info!(path = %found.path.display(), file = %found.id, stream = %checkpoint.stream,
             offset = checkpoint.offset, placement = placement.name(), "tailing file");
@@ -234,14 +251,17 @@ impl Supervisor {
 }
 
 /// Scans the globs, opens the files not in `known` and decides where each starts (blocking).
+/// Files with a checkpoint of their own are placed first: one found truncated retires its
+/// stream before a copy of it is placed.
 fn scan_and_open(
     discovery: &Discovery,
     known: &HashSet<FileId>,
     checkpoints: &CheckpointStore,
     from_end: bool,
+    may_wait: &dyn Fn(FileId) -> bool,
 ) -> (Vec<Found>, Vec<Opened>) {
     let found = discovery.scan();
-    let mut opened = Vec::new();
+    let mut candidates: Vec<(Found, File)> = Vec::new();
     for candidate in found.iter().filter(|found| !known.contains(&found.id)) {
         let file = match File::open(&candidate.path) {
             Ok(file) => file,
@@ -253,12 +273,17 @@ fn scan_and_open(
         let Ok(metadata) = file.metadata() else { continue };
         // The path may have been replaced between the scan and the open: trust the handle.
         let id = FileId::of(&metadata);
-        if known.contains(&id) || opened.iter().any(|o: &Opened| o.found.id == id) {
+        if known.contains(&id) || candidates.iter().any(|(found, _)| found.id == id) {
             continue;
         }
         let found = Found { id, path: candidate.path.clone(), input: candidate.input, size: metadata.len() };
-        let placing = Candidate { id, path: &found.path, file: &file, size: found.size };
-        match checkpoints.with_state(|state| place(state, &placing, from_end)) {
+        candidates.push((found, file));
+    }
+    candidates.sort_by_key(|(found, _)| checkpoints.get(found.id).is_none());
+    let mut opened = Vec::new();
+    for (found, file) in candidates {
+        let placing = Candidate { id: found.id, path: &found.path, file: &file, size: found.size };
+        match checkpoints.with_state(|state| place(state, &placing, from_end, may_wait(found.id))) {
             Ok((checkpoint, head, placement)) => {
                 opened.push(Opened { start: Start { checkpoint, head }, placement, found, file });
             }

@@ -28,6 +28,10 @@ pub const FILE_NAME: &str = "checkpoints.json";
 const FORMAT_VERSION: u32 = 2;
 /// Retired streams kept, newest first; older ones are forgotten.
 pub const MAX_RETIRED: usize = 1000;
+/// How long a retired stream waits for its copy: logrotate makes the copy just before it
+/// truncates, so a copy appears within seconds of the truncation being noticed. A short
+/// window keeps an unrelated later file that happens to start the same from matching.
+pub const RETIRED_FOR_MS: i64 = 10 * 60 * 1000;
 
 /// Where reading of one file resumes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,11 +71,26 @@ pub struct Retired {
     pub last_line: Option<LineMark>,
     /// Where it was read from, for messages.
     pub path: PathBuf,
+    /// When the truncation was noticed, ms since the epoch.
+    pub retired_ms: i64,
 }
 
 impl Checkpoint {
     pub fn id(&self) -> FileId {
         FileId { dev: self.dev, inode: self.inode }
+    }
+
+    /// The checkpoint's stream as retired content (None without a fingerprint: a copy could
+    /// not be recognised).
+    pub fn retired(&self) -> Option<Retired> {
+        Some(Retired {
+            stream: self.stream.clone(),
+            offset: self.offset,
+            fingerprint: self.fingerprint?,
+            last_line: self.last_line,
+            path: self.path.clone(),
+            retired_ms: now_ms() as i64,
+        })
     }
 }
 
@@ -191,43 +210,54 @@ pub struct State {
 impl State {
     /// A stream name never given before, for a new content of the file `id`.
     pub fn new_stream(&mut self, id: FileId) -> String {
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        self.last_generation = (self.last_generation + 1).max(now_ms);
+        self.last_generation = (self.last_generation + 1).max(now_ms());
         self.dirty = true;
         id.stream(self.last_generation)
     }
 
-    /// Records a position; callers only pass acknowledged positions (or a fresh start).
+    /// Records a position; callers only pass acknowledged positions (or a fresh start). A
+    /// retired stream acknowledged further moves on too.
     pub fn set(&mut self, checkpoint: Checkpoint) {
-        if self.entries.get(&checkpoint.id()) != Some(&checkpoint) {
-            self.entries.insert(checkpoint.id(), checkpoint);
-            self.dirty = true;
+        if self.entries.get(&checkpoint.id()) == Some(&checkpoint) {
+            return;
         }
+        for retired in self.retired.iter_mut().filter(|r| r.stream == checkpoint.stream && r.offset < checkpoint.offset)
+        {
+            retired.offset = checkpoint.offset;
+            retired.last_line = checkpoint.last_line;
+            retired.fingerprint = checkpoint.fingerprint.unwrap_or(retired.fingerprint);
+        }
+        self.entries.insert(checkpoint.id(), checkpoint);
+        self.dirty = true;
     }
 
-    /// Keeps a stream whose content left its file, for a copy to continue.
-    pub fn retire(&mut self, retired: Retired) {
-        self.retired.retain(|r| r.stream != retired.stream || r.offset > retired.offset);
+    /// Keeps the stream of file `id`'s checkpoint, whose content was truncated away, for a
+    /// copy to continue; acknowledgements of its batches still in flight move it on
+    /// ([`State::set`]).
+    pub fn retire(&mut self, id: FileId) {
+        let Some(retired) = self.entries.get(&id).and_then(Checkpoint::retired) else { return };
+        self.retired.retain(|r| r.stream != retired.stream);
         self.retired.insert(0, retired);
         self.retired.truncate(MAX_RETIRED);
         self.dirty = true;
     }
 
-    /// Removes a file's entry, keeping its stream as retired when it has a full fingerprint.
+    /// The retired streams a new file may still continue (recent ones).
+    pub fn recently_retired(&self) -> impl Iterator<Item = &Retired> {
+        let since = now_ms() as i64 - RETIRED_FOR_MS;
+        self.retired.iter().filter(move |r| r.retired_ms >= since)
+    }
+
+    /// Removes a file's entry.
     pub fn release(&mut self, id: FileId) -> Option<Checkpoint> {
         let checkpoint = self.entries.remove(&id)?;
         self.dirty = true;
-        if let Some(fingerprint) = checkpoint.fingerprint.filter(Fingerprint::is_full) {
-            self.retire(Retired {
-                stream: checkpoint.stream.clone(),
-                offset: checkpoint.offset,
-                fingerprint,
-                last_line: checkpoint.last_line,
-                path: checkpoint.path.clone(),
-            });
-        }
         Some(checkpoint)
     }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl CheckpointStore {
@@ -257,7 +287,7 @@ impl CheckpointStore {
         self.lock().set(checkpoint);
     }
 
-    /// Forgets a file that was drained and released (its stream stays known as retired).
+    /// Forgets a file that was drained and released.
     pub fn remove(&self, id: FileId) {
         self.lock().release(id);
     }
@@ -355,7 +385,7 @@ mod tests {
     }
 
     #[test]
-    fn store_persists_only_when_changed_and_reopens_with_released_streams_retired() {
+    fn store_persists_only_when_changed_and_reopens_with_retired_streams() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = CheckpointStore::open(dir.path()).expect("open");
         assert!(!store.persist().expect("persist"), "nothing to write yet");
@@ -366,6 +396,7 @@ mod tests {
         store.set(checkpoint(7, 10));
         assert!(!store.persist().expect("persist"), "same value is not a change");
         store.set(checkpoint(7, 20));
+        store.with_state(|state| state.retire(FileId { dev: 2049, inode: 9 }));
         store.remove(FileId { dev: 2049, inode: 9 });
         let stream = store.with_state(|state| state.new_stream(FileId { dev: 1, inode: 2 }));
         assert!(store.persist().expect("persist"));

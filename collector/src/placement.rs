@@ -3,18 +3,24 @@
 //!
 //! - Its own checkpoint (same device and inode) is resumed only if the file still describes
 //!   it: at least as long as the position, the same first bytes, and the last acknowledged
-//!   line still there. Otherwise the inode now holds other content (the file was deleted and
-//!   the inode reused, or truncated while the agent was stopped): the old stream is retired
+//!   line still there. Otherwise the inode now holds other content (the file was truncated
+//!   while the agent was stopped, or deleted and the inode reused): the old stream is retired
 //!   and the file is read from its start under a new stream.
-//! - A file without a usable checkpoint that starts with the same [`FINGERPRINT_BYTES`] as
-//!   content already read under another file (live, or retired) and still has that content's
-//!   last acknowledged line is a copy of it (copytruncate's copy, or a move across devices):
-//!   it continues that stream from its position instead of being read again. The pipeline
-//!   indexes a (stream, offset) once, so lines both files hold are stored once.
+//! - A file without a usable checkpoint that holds the content of a recently retired stream
+//!   (the same first bytes, and that stream's last acknowledged line in place) is its copy:
+//!   logrotate's copytruncate copies a file, then truncates it. It continues that stream from
+//!   its position instead of being read again. The pipeline indexes a (stream, offset) once,
+//!   so lines both files held are stored once.
+//! - A file that holds what a live file holds may be such a copy seen before the truncation
+//!   was: it waits a few scans ([`Placement::Wait`]) for the truncation to retire the stream.
+//!   A copy that is never followed by a truncation (`cp`) is then read as a new file: lines
+//!   twice rather than a file skipped.
 //! - Anything else is new: read from the start (or, at the first scan with
 //!   `read_from = "end"`, from its current end).
 //!
-//! [`FINGERPRINT_BYTES`]: crate::fingerprint::FINGERPRINT_BYTES
+//! Where files are the same byte for byte, a copy cannot be told from a new file that starts
+//! with the same lines; the rules keep that to a file appearing within minutes of a
+//! truncation and starting with every byte read from the truncated content.
 
 use std::{fs::File, io, path::PathBuf};
 
@@ -33,6 +39,8 @@ pub enum Placement {
     Continued { from: PathBuf },
     /// Its checkpoint no longer describes it, for `reason`; it is read from the start.
     Restarted { reason: &'static str },
+    /// It holds what a live file holds: decided at a later scan.
+    Wait,
     /// Never seen before.
     New,
 }
@@ -44,6 +52,7 @@ impl Placement {
             Placement::Resumed => "resumed",
             Placement::Continued { .. } => "continued",
             Placement::Restarted { .. } => "restarted",
+            Placement::Wait => "wait",
             Placement::New => "new",
         }
     }
@@ -59,10 +68,12 @@ pub struct Candidate<'a> {
 
 /// Where `candidate` starts, recorded in `state` as its checkpoint, with the file's first
 /// bytes (for the tailer to keep checking). `from_end`: a new file starts at its end.
+/// `may_wait`: a file that looks like a copy of a live one may wait (nothing is recorded).
 pub fn place(
     state: &mut State,
     candidate: &Candidate<'_>,
     from_end: bool,
+    may_wait: bool,
 ) -> io::Result<(Checkpoint, Vec<u8>, Placement)> {
     let head = first_bytes(candidate.file, FINGERPRINT_BYTES)?;
     let fingerprint = Fingerprint::of_bytes(&head);
@@ -75,12 +86,14 @@ pub fn place(
                 return Ok((checkpoint, head, Placement::Resumed));
             }
             Some(reason) => {
+                state.retire(candidate.id);
                 state.release(candidate.id);
                 restarted = Some(reason);
             }
         }
     }
-    if let Some((lineage, from)) = continued_lineage(state, candidate, fingerprint)? {
+    let retired: Vec<Retired> = state.recently_retired().cloned().collect();
+    if let Some((lineage, from)) = copied_lineage(candidate, fingerprint, retired)? {
         let checkpoint = Checkpoint {
             path: candidate.path.clone(),
             dev: candidate.id.dev,
@@ -92,6 +105,22 @@ pub fn place(
         };
         state.set(checkpoint.clone());
         return Ok((checkpoint, head, Placement::Continued { from }));
+    }
+    if may_wait && restarted.is_none() {
+        let live: Vec<Retired> =
+            state.entries.values().filter(|c| c.id() != candidate.id).filter_map(Checkpoint::retired).collect();
+        if copied_lineage(candidate, fingerprint, live)?.is_some() {
+            let placeholder = Checkpoint {
+                path: candidate.path.clone(),
+                dev: candidate.id.dev,
+                inode: candidate.id.inode,
+                stream: String::new(),
+                offset: 0,
+                fingerprint: None,
+                last_line: None,
+            };
+            return Ok((placeholder, head, Placement::Wait));
+        }
     }
     let offset = if from_end && restarted.is_none() { candidate.size } else { 0 };
     let checkpoint = Checkpoint {
@@ -131,32 +160,25 @@ fn still_holds(
     Ok(None)
 }
 
-/// The content (of another live file, or retired) `candidate` is a copy of, and where it was
-/// read. Only full fingerprints count (a short one could be a common first line); of several
-/// matches the furthest read wins.
-fn continued_lineage(
-    state: &State,
+/// The lineage of `lineages` that `candidate` is a copy of, and where it was read; of several
+/// matches the furthest read wins. A lineage counts when the candidate starts with its
+/// fingerprinted bytes and still has its last acknowledged line, and the fingerprint is full
+/// or covers everything read (a small file: then all that is skipped was compared).
+fn copied_lineage(
     candidate: &Candidate<'_>,
     fingerprint: Fingerprint,
+    lineages: Vec<Retired>,
 ) -> io::Result<Option<(Retired, PathBuf)>> {
-    if !fingerprint.is_full() {
-        return Ok(None);
-    }
-    let live = state.entries.values().filter(|c| c.id() != candidate.id).filter_map(|c| {
-        Some(Retired {
-            stream: c.stream.clone(),
-            offset: c.offset,
-            fingerprint: c.fingerprint?,
-            last_line: c.last_line,
-            path: c.path.clone(),
-        })
-    });
     let mut best: Option<Retired> = None;
-    for lineage in live.chain(state.retired.iter().cloned()) {
-        if lineage.fingerprint != fingerprint || best.as_ref().is_some_and(|b| b.offset >= lineage.offset) {
+    for lineage in lineages {
+        let covered = lineage.fingerprint.is_full()
+            || (u64::from(lineage.fingerprint.len) == lineage.offset && lineage.fingerprint.len > 0);
+        if !covered || best.as_ref().is_some_and(|b| b.offset >= lineage.offset) {
             continue;
         }
-        if still_holds(candidate, lineage.offset, None, lineage.last_line)?.is_none() {
+        let same_start = lineage.fingerprint == fingerprint
+            || (!lineage.fingerprint.is_full() && lineage.fingerprint.matches(candidate.file)?);
+        if same_start && still_holds(candidate, lineage.offset, None, lineage.last_line)?.is_none() {
             best = Some(lineage);
         }
     }
@@ -189,11 +211,16 @@ mod tests {
         }
 
         fn place(&self, store: &CheckpointStore, name: &str) -> (Checkpoint, Placement) {
+            self.place_or_wait(store, name, false)
+        }
+
+        fn place_or_wait(&self, store: &CheckpointStore, name: &str, may_wait: bool) -> (Checkpoint, Placement) {
             let path = self.dir.path().join(name);
             let file = File::open(&path).expect("open");
             let metadata = file.metadata().expect("stat");
             let candidate = Candidate { id: FileId::of(&metadata), path: &path, file: &file, size: metadata.len() };
-            let (checkpoint, _, placement) = store.with_state(|s| place(s, &candidate, false)).expect("placed");
+            let (checkpoint, _, placement) =
+                store.with_state(|s| place(s, &candidate, false, may_wait)).expect("placed");
             (checkpoint, placement)
         }
     }
@@ -263,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_continues_the_stream_it_copies_and_a_look_alike_does_not() {
+    fn a_copy_continues_the_stream_it_copies_once_that_is_truncated_and_a_look_alike_does_not() {
         let dir = Dir::new();
         let store = CheckpointStore::open(dir.dir.path()).expect("store");
         let text = lines("first");
@@ -271,8 +298,11 @@ mod tests {
         let (original, _) = dir.place(&store, "app.log");
         acknowledge(&store, &original, 300, 285, "first line 019");
 
-        // copytruncate: the copy holds the same bytes under a new inode.
+        // copytruncate copies first: the copy waits while the original still holds the content.
         std::fs::copy(dir.dir.path().join("app.log"), dir.dir.path().join("app.log.1")).expect("copy");
+        assert_eq!(dir.place_or_wait(&store, "app.log.1", true).1, Placement::Wait);
+        // Then it truncates: the stream is retired and the copy continues it.
+        store.with_state(|state| state.retire(original.id()));
         let (copy, placement) = dir.place(&store, "app.log.1");
         assert!(matches!(placement, Placement::Continued { .. }), "{placement:?}");
         assert_eq!((copy.stream.as_str(), copy.offset), (original.stream.as_str(), 300));
@@ -282,14 +312,34 @@ mod tests {
         let (other, placement) = dir.place(&store, "other.log");
         assert_eq!((placement, other.offset), (Placement::New, 0));
 
-        // A retired stream (the original was truncated) is found the same way.
-        let store = CheckpointStore::open(dir.dir.path()).expect("fresh store");
+        // A copy of a live file that is never truncated (`cp`) is read whole once it stops waiting.
+        std::fs::copy(dir.dir.path().join("other.log"), dir.dir.path().join("other-copy.log")).expect("copy");
+        assert_eq!(dir.place_or_wait(&store, "other-copy.log", true).1, Placement::Wait);
+        let (copy, placement) = dir.place(&store, "other-copy.log");
+        assert_eq!((placement, copy.offset), (Placement::New, 0));
+    }
+
+    #[test]
+    fn a_small_file_copy_continues_when_everything_read_was_fingerprinted() {
+        let dir = Dir::new();
+        let store = CheckpointStore::open(dir.dir.path()).expect("store");
+        let text = "a small log line number one\na small log line number two\n";
+        dir.write("app.log", text);
         let (original, _) = dir.place(&store, "app.log");
-        acknowledge(&store, &original, 180, 165, "first line 011");
-        store.remove(original.id());
-        std::fs::copy(dir.dir.path().join("app.log"), dir.dir.path().join("app.log.2")).expect("copy");
-        let (copy, placement) = dir.place(&store, "app.log.2");
+        acknowledge(&store, &original, text.len() as u64, 28, "a small log line number two");
+        store.with_state(|state| state.retire(original.id()));
+        std::fs::copy(dir.dir.path().join("app.log"), dir.dir.path().join("app.log.1")).expect("copy");
+        let (copy, placement) = dir.place(&store, "app.log.1");
         assert!(matches!(placement, Placement::Continued { .. }), "{placement:?}");
-        assert_eq!((copy.stream, copy.offset), (original.stream, 180));
+        assert_eq!((copy.stream, copy.offset), (original.stream.clone(), text.len() as u64));
+
+        // A file that only begins like it, when not all of it was read, is new.
+        dir.write("b.log", text);
+        let (b, _) = dir.place(&store, "b.log");
+        acknowledge(&store, &b, 28, 0, "a small log line number one");
+        store.with_state(|state| state.retire(b.id()));
+        dir.write("b-copy.log", text);
+        let (_, placement) = dir.place(&store, "b-copy.log");
+        assert!(!matches!(&placement, Placement::Continued { from } if from.ends_with("b.log")), "{placement:?}");
     }
 }

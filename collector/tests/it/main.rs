@@ -4,3 +4,4 @@
 mod helpers;
 mod http_shipping;
 mod lifecycle;
+mod model;

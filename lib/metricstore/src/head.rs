@@ -392,23 +392,34 @@ fn append_late(data: &mut SeriesData, time: i64, value: f64) -> Result<bool, App
     }
 }
 
+/// Adds the samples of `iter` (in time order) in `[min_time, max_time]`, stopping after it.
+fn extend_in_range(
+    samples: &mut Vec<(i64, f64)>,
+    iter: impl Iterator<Item = (i64, f64)>,
+    min_time: i64,
+    max_time: i64,
+) {
+    samples.extend(iter.skip_while(|(time, _)| *time < min_time).take_while(|(time, _)| *time <= max_time));
+}
+
 fn samples_in(data: &SeriesData, min_time: i64, max_time: i64) -> Vec<(i64, f64)> {
-    let in_range = |time: &i64| (min_time..=max_time).contains(time);
-    let mut samples: Vec<(i64, f64)> = data
-        .closed
-        .iter()
-        .filter(|chunk| chunk.max_time >= min_time && chunk.min_time <= max_time)
-        .flat_map(Chunk::iter)
-        .filter(|(time, _)| in_range(time))
-        .collect();
+    let closed = data.closed.iter().filter(|chunk| chunk.max_time >= min_time && chunk.min_time <= max_time);
+    let open = data.open.last_time().is_some_and(|last| last >= min_time).then_some(&data.open);
+    let capacity =
+        closed.clone().map(|chunk| chunk.count as usize).sum::<usize>() + open.map_or(0, |o| o.count() as usize);
+    let mut samples = Vec::with_capacity(capacity);
+    for chunk in closed {
+        extend_in_range(&mut samples, chunk.iter(), min_time, max_time);
+    }
     // The open chunk is read where it is, not copied.
-    if data.open.last_time().is_some_and(|last| last >= min_time) {
-        samples.extend(data.open.iter().filter(|(time, _)| in_range(time)));
+    if let Some(open) = open {
+        extend_in_range(&mut samples, open.iter(), min_time, max_time);
     }
     if data.out_of_order.is_empty() {
         return samples;
     }
-    let late: Vec<(i64, f64)> = data.out_of_order.iter().copied().filter(|(t, _)| in_range(t)).collect();
+    let late: Vec<(i64, f64)> =
+        data.out_of_order.iter().copied().filter(|(t, _)| (min_time..=max_time).contains(t)).collect();
     merge_samples(vec![samples, late])
 }
 

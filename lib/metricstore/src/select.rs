@@ -87,10 +87,10 @@ pub fn plan(
 
 /// Plans with fewer series are read on the calling thread: starting threads would cost more
 /// than they save.
-const PARALLEL_FROM_SERIES: usize = 256;
+const PARALLEL_FROM_SERIES: usize = 64;
 
 /// Series a worker thread takes at a time.
-const SERIES_PER_TAKE: usize = 32;
+const SERIES_PER_TAKE: usize = 16;
 
 impl Plan {
     /// Decodes and merges each series' samples and maps them with `map`, in label order;
