@@ -276,7 +276,11 @@ fn scan_and_open(
         if known.contains(&id) || candidates.iter().any(|(found, _)| found.id == id) {
             continue;
         }
-        let found = Found { id, path: candidate.path.clone(), input: candidate.input, size: metadata.len() };
+        if candidate.idle && checkpoints.get(id).is_none() {
+            continue;
+        }
+        let found =
+            Found { id, path: candidate.path.clone(), input: candidate.input, size: metadata.len(), idle: false };
         candidates.push((found, file));
     }
     candidates.sort_by_key(|(found, _)| checkpoints.get(found.id).is_none());

@@ -215,25 +215,16 @@ impl State {
         id.stream(self.last_generation)
     }
 
-    /// Records a position; callers only pass acknowledged positions (or a fresh start). A
-    /// retired stream acknowledged further moves on too.
+    /// Records a position; callers only pass acknowledged positions (or a fresh start).
     pub fn set(&mut self, checkpoint: Checkpoint) {
-        if self.entries.get(&checkpoint.id()) == Some(&checkpoint) {
-            return;
+        if self.entries.get(&checkpoint.id()) != Some(&checkpoint) {
+            self.entries.insert(checkpoint.id(), checkpoint);
+            self.dirty = true;
         }
-        for retired in self.retired.iter_mut().filter(|r| r.stream == checkpoint.stream && r.offset < checkpoint.offset)
-        {
-            retired.offset = checkpoint.offset;
-            retired.last_line = checkpoint.last_line;
-            retired.fingerprint = checkpoint.fingerprint.unwrap_or(retired.fingerprint);
-        }
-        self.entries.insert(checkpoint.id(), checkpoint);
-        self.dirty = true;
     }
 
-    /// Keeps the stream of file `id`'s checkpoint, whose content was truncated away, for a
-    /// copy to continue; acknowledgements of its batches still in flight move it on
-    /// ([`State::set`]).
+    /// Keeps the stream of file `id`'s checkpoint (acknowledged up to its position), whose
+    /// content was truncated away, for a copy to continue.
     pub fn retire(&mut self, id: FileId) {
         let Some(retired) = self.entries.get(&id).and_then(Checkpoint::retired) else { return };
         self.retired.retain(|r| r.stream != retired.stream);

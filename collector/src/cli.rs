@@ -124,7 +124,7 @@ impl RunArgs {
                 paths: self.paths,
                 exclude: self.exclude,
                 service: self.service.unwrap_or_default(),
-                labels: Default::default(),
+                ..InputConfig::default()
             }];
         }
         if !self.scrape.is_empty() {

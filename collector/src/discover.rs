@@ -4,7 +4,11 @@
 //! Blocking (directory reads and `stat`): callers run [`Discovery::scan`] on a blocking
 //! thread. A file matched by several patterns or inputs is reported once, for the first.
 
-use std::{collections::HashSet, path::PathBuf};
+use std::{
+    collections::HashSet,
+    path::PathBuf,
+    time::{Duration, SystemTime},
+};
 
 use crate::{config::InputConfig, tailer::FileId};
 
@@ -17,6 +21,9 @@ pub struct Found {
     pub input: usize,
     /// Size at the time of the scan.
     pub size: u64,
+    /// Last modified longer ago than its input's `ignore_older`: read only if it has a
+    /// checkpoint already.
+    pub idle: bool,
 }
 
 /// The compiled globs of every input.
@@ -29,6 +36,7 @@ pub struct Discovery {
 struct InputGlobs {
     paths: Vec<String>,
     exclude: Vec<glob::Pattern>,
+    ignore_older: Option<Duration>,
 }
 
 impl Discovery {
@@ -38,7 +46,7 @@ impl Discovery {
             .iter()
             .map(|input| {
                 let exclude = input.exclude.iter().map(|p| glob::Pattern::new(p)).collect::<Result<_, _>>()?;
-                Ok(InputGlobs { paths: input.paths.clone(), exclude })
+                Ok(InputGlobs { paths: input.paths.clone(), exclude, ignore_older: input.ignore_older })
             })
             .collect::<Result<_, glob::PatternError>>()?;
         Ok(Discovery { inputs })
@@ -78,8 +86,12 @@ impl Discovery {
                         continue;
                     }
                     let id = FileId::of(&metadata);
+                    let idle = input.ignore_older.is_some_and(|older| {
+                        let age = metadata.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok());
+                        age.is_some_and(|age| age > older)
+                    });
                     if seen.insert(id) {
-                        found.push(Found { id, path, input: index, size: metadata.len() });
+                        found.push(Found { id, path, input: index, size: metadata.len(), idle });
                     }
                 }
             }
@@ -110,7 +122,7 @@ mod tests {
             paths: paths.to_vec(),
             exclude: exclude.iter().map(|p| p.to_string()).collect(),
             service: "svc".into(),
-            labels: Default::default(),
+            ..InputConfig::default()
         }
     }
 
@@ -136,5 +148,21 @@ mod tests {
             .collect();
         assert_eq!(names, [("a-link.log".to_string(), 0), ("b.log".to_string(), 0), ("c.log.gz".to_string(), 1)]);
         assert_eq!(found[0].size, 2);
+    }
+
+    #[test]
+    fn files_untouched_for_longer_than_ignore_older_are_marked_idle() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = dir.path().join("old.log");
+        std::fs::write(&old, b"x\n").expect("write");
+        let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 86_400);
+        std::fs::File::options().write(true).open(&old).and_then(|f| f.set_modified(two_days_ago)).expect("set mtime");
+        std::fs::write(dir.path().join("new.log"), b"y\n").expect("write");
+        let mut input = input(&[format!("{}/*.log", dir.path().display())], &[]);
+        input.ignore_older = Some(Duration::from_secs(86_400));
+        let found = Discovery::new(&[input]).expect("valid globs").scan();
+        let idle: Vec<(String, bool)> =
+            found.iter().map(|f| (f.path.file_name().unwrap().to_string_lossy().into_owned(), f.idle)).collect();
+        assert_eq!(idle, [("new.log".to_string(), false), ("old.log".to_string(), true)]);
     }
 }

@@ -2,8 +2,8 @@
 //! by a channel of capacity 1, so exactly one batch per file is in flight and one more waits
 //! ready behind it. Batches of a file are therefore acknowledged in order, and the checkpoint
 //! (set only by the sender, after an acknowledgement) only moves forward within a stream.
-//! When the file is truncated its content gets a new stream; the old one is retired, so a
-//! copy of it (copytruncate) continues where its acknowledged lines end.
+//! When the file is truncated its content gets a new stream; the old one is retired once all
+//! its batches are acknowledged, so a copy of it (copytruncate) continues where they end.
 //!
 //! The reader ends when the agent stops (it flushes what it read), or when the supervisor
 //! marks the file gone (deleted, or rotated away from the globs) and the held handle was read
@@ -109,8 +109,8 @@ pub enum Ended {
 enum Outgoing {
     /// A batch, and the fingerprint of the content its lines were read from.
     Batch(Batch, Fingerprint),
-    /// The file was truncated: once the batches before this are acknowledged, the checkpoint
-    /// moves to offset 0 of `stream`.
+    /// The file was truncated: once the batches before this are acknowledged, the old stream
+    /// is retired and the checkpoint moves to offset 0 of `stream`.
     Reset { stream: String },
 }
 
@@ -196,12 +196,7 @@ async fn read_loop(
             }
             Ok(Polled::Truncated { size, read_offset }) => {
                 metrics::counter!(m::FILE_TRUNCATIONS_TOTAL).increment(1);
-                // The acknowledged part of the old content is retired now (batches still in
-                // flight move it on), so a copy of it found from now on continues it.
-                let stream = shared.checkpoints.with_state(|state| {
-                    state.retire(handle.id);
-                    state.new_stream(handle.id)
-                });
+                let stream = shared.checkpoints.with_state(|state| state.new_stream(handle.id));
                 tracing::warn!(path = %handle.path().display(), file = %handle.id, size, read_offset, %stream,
                     "the file no longer holds what was read: truncated; reading it again from the start");
                 if let Some(batch) = builder.take() {
@@ -270,8 +265,13 @@ async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint
                 shared.checkpoints.set(current.clone());
             }
             Outgoing::Reset { stream } => {
+                // Every batch of the old content is acknowledged: its stream is retired at its
+                // final position, for a copy (copytruncate) to continue. Until now a copy waits.
                 current = Checkpoint { stream, offset: 0, fingerprint: None, last_line: None, ..current };
-                shared.checkpoints.set(current.clone());
+                shared.checkpoints.with_state(|state| {
+                    state.retire(handle.id);
+                    state.set(current.clone());
+                });
             }
         }
     }

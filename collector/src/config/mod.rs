@@ -129,6 +129,10 @@ pub struct InputConfig {
     pub service: String,
     /// Labels added to these lines.
     pub labels: BTreeMap<String, String>,
+    /// A file without a checkpoint last modified longer ago than this is left alone until it
+    /// is written again (old archives next to live logs); unset: every file is read.
+    #[serde(with = "humantime_serde")]
+    pub ignore_older: Option<Duration>,
 }
 
 /// `[agent.output]`.

@@ -95,3 +95,39 @@ async fn rename_rotation_drains_the_old_file_and_reads_the_new_one_from_the_star
         .collect();
     assert_eq!(sorted_unique(new), expected_lines(numbered("new", 0, 20).as_bytes(), 0));
 }
+
+/// logrotate's copytruncate with a glob that also matches the copy (`app.log*`): the copy is
+/// recognised and continued, not read again; the truncated file is read from its start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copytruncate_with_the_copy_matched_ships_every_line_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("app.log");
+    let data_dir = dir.path().join("data");
+    let server = IngestServer::start().await;
+    let agent = TestAgent::start(agent_config(&server.url, &data_dir, &format!("{}/app.log*", dir.path().display())));
+    let mut written = String::new();
+    for rotation in 1..=5 {
+        let lines = numbered(&format!("before rotation {rotation}"), 0, 40);
+        append(&path, &lines);
+        written.push_str(&lines);
+        let expected = written.lines().count();
+        eventually("the lines before the rotation arrive", || server.received().len() >= expected).await;
+        std::fs::copy(&path, dir.path().join(format!("app.log.{rotation}"))).expect("copy");
+        std::fs::OpenOptions::new().write(true).open(&path).expect("open").set_len(0).expect("truncate");
+    }
+    let last = numbered("after the last rotation", 0, 10);
+    append(&path, &last);
+    written.push_str(&last);
+    let expected = written.lines().count();
+    eventually("every line arrives", || server.received().len() >= expected).await;
+    // Time for a copy wrongly taken for a new file to be read again.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    agent.stop().await;
+
+    let mut shipped: Vec<String> =
+        server.received().iter().map(|r| String::from_utf8_lossy(&r.record.line).into_owned()).collect();
+    shipped.sort();
+    let mut wanted: Vec<String> = written.lines().map(str::to_string).collect();
+    wanted.sort();
+    assert_eq!(shipped, wanted, "every line once: none lost, none read again from a copy");
+}
