@@ -19,7 +19,7 @@ use crate::{
     labels::Labels,
     matcher::Matcher,
     merge::merge_samples,
-    postings::{matches_all, Postings},
+    postings::{matches_all, unindexed, Postings},
     sync::{lock, read, write},
 };
 
@@ -247,10 +247,11 @@ impl Head {
     /// Ids and labels of the series matching every matcher, in no particular order; no sample
     /// is read.
     pub fn matching(&self, matchers: &[Matcher]) -> Vec<(SeriesId, Labels)> {
+        let unindexed = unindexed(matchers);
         let index = read(&self.index);
         let ids = index.postings.candidate_ids(matchers, index.labels.len() as u32);
         ids.filter_map(|id| Some((id, index.labels[id as usize].clone()?)))
-            .filter(|(_, labels)| matches_all(matchers, labels))
+            .filter(|(_, labels)| unindexed.is_empty() || matches_all(&unindexed, labels))
             .collect()
     }
 

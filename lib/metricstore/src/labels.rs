@@ -27,7 +27,10 @@ struct Pairs {
     pairs: Vec<(String, String)>,
     /// A hash of the pairs, made once: the head looks series up by labels for every sample.
     hash: u64,
-    /// The same labels with the metric name set aside, made once (most functions drop it).
+    /// The next step of name dropping, made once: for labels with a metric name, the same
+    /// with it set aside (most functions drop it); for labels with a name set aside, the same
+    /// without it (what a query answers). Series labels are shared by every query, so each
+    /// step is made once per series, not per query.
     name_dropped: OnceLock<Labels>,
 }
 
@@ -172,6 +175,12 @@ impl Labels {
         if self.metric_name().is_none() {
             return self.clone();
         }
+        if self.get(DROPPED_NAME).is_some() {
+            // Both a name and a set-aside one (a label_replace wrote __name__): not cached,
+            // the cache holds the other step for such labels.
+            return Labels::from_sorted(self.0.pairs.iter().filter(|(n, _)| n != DROPPED_NAME).cloned().collect())
+                .with_name_dropped();
+        }
         self.0
             .name_dropped
             .get_or_init(|| {
@@ -199,7 +208,11 @@ impl Labels {
         if self.get(DROPPED_NAME).is_none() {
             return self.clone();
         }
-        Labels::from_sorted(self.0.pairs.iter().filter(|(n, _)| n != DROPPED_NAME).cloned().collect())
+        let finish = || Labels::from_sorted(self.0.pairs.iter().filter(|(n, _)| n != DROPPED_NAME).cloned().collect());
+        if self.metric_name().is_some() {
+            return finish();
+        }
+        self.0.name_dropped.get_or_init(finish).clone()
     }
 
     /// The metric name, whether kept or set aside to be dropped (what `by (__name__)` groups

@@ -85,6 +85,13 @@ pub fn matches_all(matchers: &[Matcher], labels: &Labels) -> bool {
     matchers.iter().all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
 }
 
+/// The matchers [`Postings::candidate_ids`] does not apply exactly: those a series without
+/// the label passes. The candidates satisfy every other one already, so only these are
+/// checked on each candidate's labels (reading labels is a cache miss per series).
+pub fn unindexed(matchers: &[Matcher]) -> Vec<Matcher> {
+    matchers.iter().filter(|m| m.matches_empty()).cloned().collect()
+}
+
 fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
     while i < a.len() && j < b.len() {

@@ -24,7 +24,7 @@ use crate::{
     chunk::decode,
     labels::Labels,
     matcher::Matcher,
-    postings::{matches_all, Postings},
+    postings::{matches_all, unindexed, Postings},
 };
 
 const CHUNKS_MAGIC: &[u8; 5] = b"VGCH\x01";
@@ -140,7 +140,8 @@ impl Block {
             return Vec::new();
         }
         let ids = self.postings.candidate_ids(matchers, self.series.len() as u32);
-        ids.filter(|&id| matches_all(matchers, &self.series[id as usize].labels))
+        let unindexed = unindexed(matchers);
+        ids.filter(|&id| unindexed.is_empty() || matches_all(&unindexed, &self.series[id as usize].labels))
             .map(|id| (id, self.series[id as usize].labels.clone()))
             .collect()
     }
