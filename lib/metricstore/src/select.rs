@@ -44,6 +44,8 @@ enum Part {
 /// order [`merge_samples`] wants: on a shared timestamp the newer source wins).
 pub struct Plan {
     series: Vec<(Labels, Vec<Part>)>,
+    /// The time range read, in ms: with the series count, how much there is to decode.
+    span_ms: i64,
 }
 
 /// Finds the parts of every series matching `matchers` in `[min_time, max_time]`. `blocks` are
@@ -82,12 +84,13 @@ pub fn plan(
             found.entry(labels.clone()).or_default().push(Part::Head { id: *id, from, to });
         }
     }
-    Plan { series: found.into_iter().collect() }
+    Plan { series: found.into_iter().collect(), span_ms: max_time.saturating_sub(min_time) }
 }
 
-/// Plans with fewer series are read on the calling thread: starting threads would cost more
-/// than they save.
-const PARALLEL_FROM_SERIES: usize = 64;
+/// Plans with less to decode than this many series-hours are read on the calling thread:
+/// starting a thread costs more than it saves (a 5 m instant `rate` over 250 series stays on
+/// one thread, over 8,000 series or over 1 h of 250 series it takes every core).
+const PARALLEL_FROM_SERIES_HOURS: i64 = 150;
 
 /// Series a worker thread takes at a time.
 const SERIES_PER_TAKE: usize = 16;
@@ -102,7 +105,8 @@ impl Plan {
             (!samples.is_empty()).then(|| map(SeriesSamples { labels: labels.clone(), samples }))
         };
         let threads = cores();
-        if threads == 1 || self.series.len() < PARALLEL_FROM_SERIES {
+        let series_hours = (self.series.len() as i64).saturating_mul(self.span_ms / 60_000) / 60;
+        if threads == 1 || self.series.len() < 2 * SERIES_PER_TAKE || series_hours < PARALLEL_FROM_SERIES_HOURS {
             return self.series.iter().filter_map(read).collect();
         }
         // Workers take the next few series until none are left; each keeps what it made
