@@ -283,7 +283,7 @@ fn scan_and_open(
             Found { id, path: candidate.path.clone(), input: candidate.input, size: metadata.len(), idle: false };
         candidates.push((found, file));
     }
-    candidates.sort_by_key(|(found, _)| checkpoints.get(found.id).is_none());
+    candidates.sort_by_cached_key(|(found, _)| checkpoints.get(found.id).is_none());
     let mut opened = Vec::new();
     for (found, file) in candidates {
         let placing = Candidate { id: found.id, path: &found.path, file: &file, size: found.size };

@@ -66,6 +66,20 @@ pub struct Candidate<'a> {
     pub size: u64,
 }
 
+impl Candidate<'_> {
+    /// A checkpoint of this file.
+    fn checkpoint(
+        &self,
+        stream: String,
+        offset: u64,
+        fingerprint: Option<Fingerprint>,
+        last_line: Option<LineMark>,
+    ) -> Checkpoint {
+        let (path, dev, inode) = (self.path.clone(), self.id.dev, self.id.inode);
+        Checkpoint { path, dev, inode, stream, offset, fingerprint, last_line }
+    }
+}
+
 /// Where `candidate` starts, recorded in `state` as its checkpoint, with the file's first
 /// bytes (for the tailer to keep checking). `from_end`: a new file starts at its end.
 /// `may_wait`: a file that looks like a copy of a live one may wait (nothing is recorded).
@@ -94,15 +108,7 @@ pub fn place(
     }
     let retired: Vec<Retired> = state.recently_retired().cloned().collect();
     if let Some((lineage, from)) = copied_lineage(candidate, fingerprint, retired)? {
-        let checkpoint = Checkpoint {
-            path: candidate.path.clone(),
-            dev: candidate.id.dev,
-            inode: candidate.id.inode,
-            stream: lineage.stream,
-            offset: lineage.offset,
-            fingerprint: Some(fingerprint),
-            last_line: lineage.last_line,
-        };
+        let checkpoint = candidate.checkpoint(lineage.stream, lineage.offset, Some(fingerprint), lineage.last_line);
         state.set(checkpoint.clone());
         return Ok((checkpoint, head, Placement::Continued { from }));
     }
@@ -110,28 +116,11 @@ pub fn place(
         let live: Vec<Retired> =
             state.entries.values().filter(|c| c.id() != candidate.id).filter_map(Checkpoint::retired).collect();
         if copied_lineage(candidate, fingerprint, live)?.is_some() {
-            let placeholder = Checkpoint {
-                path: candidate.path.clone(),
-                dev: candidate.id.dev,
-                inode: candidate.id.inode,
-                stream: String::new(),
-                offset: 0,
-                fingerprint: None,
-                last_line: None,
-            };
-            return Ok((placeholder, head, Placement::Wait));
+            return Ok((candidate.checkpoint(String::new(), 0, None, None), head, Placement::Wait));
         }
     }
     let offset = if from_end && restarted.is_none() { candidate.size } else { 0 };
-    let checkpoint = Checkpoint {
-        path: candidate.path.clone(),
-        dev: candidate.id.dev,
-        inode: candidate.id.inode,
-        stream: state.new_stream(candidate.id),
-        offset,
-        fingerprint: Some(fingerprint),
-        last_line: None,
-    };
+    let checkpoint = candidate.checkpoint(state.new_stream(candidate.id), offset, Some(fingerprint), None);
     state.set(checkpoint.clone());
     let placement = restarted.map_or(Placement::New, |reason| Placement::Restarted { reason });
     Ok((checkpoint, head, placement))
