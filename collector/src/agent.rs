@@ -296,6 +296,13 @@ fn scan_and_open(
             }
         }
     }
+    // A stream name must be on disk before any of its lines is shipped: a restart that
+    // forgot it would ship the same lines again under another name, which the pipeline's
+    // resend filter cannot recognise.
+    let named = opened.iter().any(|o| matches!(o.placement, Placement::New | Placement::Restarted { .. }));
+    if let Err(error) = if named { checkpoints.persist().map(drop) } else { Ok(()) } {
+        tracing::error!(%error, "failed to record where new files start; a crash now may ship their lines twice");
+    }
     (found, opened)
 }
 

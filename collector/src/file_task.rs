@@ -272,6 +272,14 @@ async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint
                     state.retire(handle.id);
                     state.set(current.clone());
                 });
+                // The new stream is on disk before any of its batches ships (see the scan).
+                let store = shared.checkpoints.clone();
+                match tokio::task::spawn_blocking(move || store.persist()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => tracing::error!(%error, path = %handle.path().display(),
+                        "failed to record the truncated file's new stream; a crash now may ship its lines twice"),
+                    Err(error) => tracing::error!(%error, "checkpoint writer panicked"),
+                }
             }
         }
     }

@@ -127,6 +127,12 @@ impl TestAgent {
         TestAgent { stop, task }
     }
 
+    /// Ends the agent abruptly, as kill -9 would: no final checkpoint write, no flush.
+    pub async fn crash(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+
     /// Clean shutdown, as on SIGTERM; fails the test if the agent returned an error.
     pub async fn stop(self) {
         let _ = self.stop.send(());

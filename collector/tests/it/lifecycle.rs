@@ -1,6 +1,8 @@
 //! The file's life around the agent: restarts resume at the checkpoint, truncation and rename
 //! rotation lose nothing.
 
+use std::{collections::HashSet, time::Duration};
+
 use crate::helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,6 +28,53 @@ async fn restart_resumes_at_the_checkpoint_without_resending() {
 
     let all = format!("{}{}{}", numbered("before", 0, 100), numbered("while down", 0, 50), numbered("after", 0, 5));
     assert_eq!(sorted_unique(server.lines_of(&path)), expected_lines(all.as_bytes(), 0), "nothing sent twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_sent_again_after_a_crash_carry_the_stream_they_were_first_sent_under() {
+    // The pipeline recognises a resent line by (stream, offset): a crash before the periodic
+    // checkpoint write must not give the file's content another stream name.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    let glob = format!("{}/*.log", dir.path().display());
+    let server = IngestServer::start().await;
+    let mut config = agent_config(&server.url, &data_dir, &glob);
+    config.checkpoint_interval = Duration::from_secs(3600);
+    let agent = TestAgent::start(config.clone());
+    let (new_file, truncated) = (dir.path().join("new.log"), dir.path().join("truncated.log"));
+    append(&truncated, &numbered("old content", 0, 10));
+    eventually("the old content arrives", || server.lines_of(&truncated).len() == 10).await;
+    agent.stop().await;
+
+    let agent = TestAgent::start(config.clone());
+    append(&new_file, &numbered("new file", 0, 30));
+    std::fs::OpenOptions::new().write(true).open(&truncated).expect("open").set_len(0).expect("truncate");
+    append(&truncated, &numbered("after truncation", 0, 20));
+    eventually("both files' lines arrive", || {
+        server.lines_of(&new_file).len() == 30 && server.lines_of(&truncated).len() == 30
+    })
+    .await;
+    agent.crash().await;
+
+    let agent = TestAgent::start(config);
+    append(&new_file, &numbered("new file", 30, 5));
+    append(&truncated, &numbered("after truncation", 20, 5));
+    eventually("lines written after the crash arrive", || {
+        server.lines_of(&new_file).len() >= 35 && server.lines_of(&truncated).len() >= 35
+    })
+    .await;
+    agent.stop().await;
+
+    for (path, expected) in [(&new_file, 35), (&truncated, 35)] {
+        let source = path.to_string_lossy();
+        let distinct: HashSet<(String, u64)> = server
+            .received()
+            .into_iter()
+            .filter(|r| r.record.source == source)
+            .map(|r| (r.record.stream, r.record.offset))
+            .collect();
+        assert_eq!(distinct.len(), expected, "{}: distinct (stream, offset) pairs", path.display());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
