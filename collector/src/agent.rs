@@ -17,11 +17,14 @@ use crate::{
     batch::RecordTemplate,
     checkpoint::CheckpointStore,
     config::{AgentConfig, ReadFrom},
+    delivery::Delivery,
     discover::{Discovery, Found},
     file_task::{self, Ended, FileHandle, Shared, Start},
+    ledger::Ledger,
     metrics as m,
     placement::{place, Candidate, Placement},
     ship::{retry::RetryPolicy, Shipper},
+    spool::Spool,
     tailer::FileId,
 };
 
@@ -37,10 +40,35 @@ pub async fn run(
     let _lock = vigil_common::data_dir::lock(&config.data_dir)?;
     let checkpoints = Arc::new(CheckpointStore::open(&config.data_dir)?);
     let host = config.host_name();
-    let shared = Arc::new(Shared {
+    let spool = match config.spool.max_bytes {
+        0 => None,
+        max_bytes => {
+            let dir = config.data_dir.join("spool");
+            let spool = Spool::open(&dir, max_bytes).with_context(|| {
+                format!("agent.spool: cannot open the spool directory {} (fix its permissions, or set agent.spool.max_bytes = 0 to turn the spool off)", dir.display())
+            })?;
+            let held = spool.held();
+            if held.batches > 0 {
+                tracing::info!(
+                    batches = held.batches,
+                    lines = held.lines,
+                    bytes = held.bytes,
+                    "the spool holds batches from before; delivering them first"
+                );
+            }
+            Some(Arc::new(spool))
+        }
+    };
+    let delivery = Arc::new(Delivery {
         shipper: Shipper::from_config(&config.output)?,
-        checkpoints: checkpoints.clone(),
         retry: RetryPolicy::from_config(&config.output),
+        ledger: Arc::new(Ledger::open(&config.data_dir)),
+        spool,
+        config: config.spool.clone(),
+    });
+    let shared = Arc::new(Shared {
+        delivery: delivery.clone(),
+        checkpoints: checkpoints.clone(),
         batch: config.batch,
         poll_interval: config.poll_interval,
         max_line_bytes: config.max_line_bytes,
@@ -56,10 +84,11 @@ pub async fn run(
         })
         .collect();
     let discovery = Arc::new(Discovery::new(&config.inputs).context("agent.inputs: invalid glob")?);
-    tracing::info!(%host, output = shared.shipper.kind(), inputs = config.inputs.len(),
+    tracing::info!(%host, output = delivery.shipper.kind(), inputs = config.inputs.len(),
         data_dir = %config.data_dir.display(), "vigil-agent started");
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let drainer = tokio::spawn(delivery.clone().drain(stop_rx.clone()));
     if !config.scrape.is_empty() || config.host_metrics.is_some() || config.textfile_directory.is_some() {
         let shipper = Arc::new(crate::ship::metrics::MetricShipper::from_config(&config.output)?);
         for target in &config.scrape {
@@ -105,7 +134,7 @@ pub async fn run(
             _ = scan_tick.tick() => supervisor.scan().await,
             Some(finished) = supervisor.tasks.join_next_with_id() => supervisor.finished(finished),
             _ = checkpoint_tick.tick() => {
-                if let Err(error) = persist(&checkpoints).await {
+                if let Err(error) = persist(&checkpoints, &delivery).await {
                     metrics::counter!(m::CHECKPOINT_WRITE_ERRORS_TOTAL).increment(1);
                     tracing::warn!(error = %format!("{error:#}"), "failed to write checkpoints; retrying at the next interval");
                 }
@@ -125,7 +154,8 @@ pub async fn run(
         );
         supervisor.tasks.shutdown().await;
     }
-    persist(&checkpoints).await.context("failed to write checkpoints at shutdown")?;
+    let _ = drainer.await;
+    persist(&checkpoints, &delivery).await.context("failed to write checkpoints at shutdown")?;
     if let Some(server) = server {
         server.abort();
     }
@@ -306,9 +336,16 @@ fn scan_and_open(
     (found, opened)
 }
 
-async fn persist(checkpoints: &Arc<CheckpointStore>) -> anyhow::Result<()> {
-    let store = checkpoints.clone();
-    tokio::task::spawn_blocking(move || store.persist()).await.context("checkpoint writer panicked")??;
+/// Writes the checkpoints, then the ledger (blocking work, off the runtime).
+async fn persist(checkpoints: &Arc<CheckpointStore>, delivery: &Arc<Delivery>) -> anyhow::Result<()> {
+    let (store, delivery) = (checkpoints.clone(), delivery.clone());
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        store.persist()?;
+        let held = delivery.spool.as_ref().map(|spool| spool.held()).unwrap_or_default();
+        delivery.ledger.persist(held).context("failed to write the ledger")
+    })
+    .await
+    .context("checkpoint writer panicked")??;
     Ok(())
 }
 

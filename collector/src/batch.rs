@@ -33,6 +33,8 @@ pub struct Batch {
     /// The batch's last line, which must still be in the file for the checkpoint to hold.
     pub last_line: Option<LineMark>,
     pub lines: u64,
+    /// File bytes its lines span (newlines included): what the completeness ledger counts.
+    pub file_bytes: u64,
     /// Protobuf-encoded [`LogBatch`].
     pub payload: Vec<u8>,
 }
@@ -44,6 +46,7 @@ pub struct BatchBuilder {
     stream: String,
     records: Vec<LogRecord>,
     bytes: usize,
+    file_bytes: u64,
     end_offset: u64,
     last_line: Option<LineMark>,
     first_at: Option<Instant>,
@@ -51,7 +54,16 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     pub fn new(limits: BatchConfig, stream: String) -> BatchBuilder {
-        BatchBuilder { limits, stream, records: Vec::new(), bytes: 0, end_offset: 0, last_line: None, first_at: None }
+        BatchBuilder {
+            limits,
+            stream,
+            records: Vec::new(),
+            bytes: 0,
+            file_bytes: 0,
+            end_offset: 0,
+            last_line: None,
+            first_at: None,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -84,6 +96,7 @@ impl BatchBuilder {
             if !self.records.is_empty() && self.bytes + size > self.limits.max_bytes { self.take() } else { None };
         self.records.push(record);
         self.bytes += size;
+        self.file_bytes += line.end_offset - line.offset;
         self.end_offset = line.end_offset;
         self.last_line = Some(mark);
         self.first_at.get_or_insert(now);
@@ -115,6 +128,7 @@ impl BatchBuilder {
             end_offset: self.end_offset,
             last_line: self.last_line,
             lines,
+            file_bytes: std::mem::take(&mut self.file_bytes),
             payload,
         })
     }

@@ -28,6 +28,19 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Prints the completeness ledger: per file, lines and bytes read, delivered, in the
+    /// spool, dropped (with the reason) and pending.
+    Status {
+        /// The agent's data directory [default: the config's data_dir, else /var/lib/vigil-agent].
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// The agent's config file, to find its data directory.
+        #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
+        config: Option<PathBuf>,
+        /// Print the ledger as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Flags of the default command (run the agent).
@@ -85,6 +98,7 @@ pub struct RunArgs {
 pub enum Invocation {
     Run(Box<AgentConfig>),
     Check(PathBuf),
+    Status { data_dir: Option<PathBuf>, config: Option<PathBuf>, json: bool },
 }
 
 /// Parses the process arguments; bad flags or values print a message and exit with code 2.
@@ -92,6 +106,7 @@ pub fn parse_or_exit(env: &HashMap<String, String>) -> Invocation {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check { config }) => Invocation::Check(config),
+        Some(Command::Status { data_dir, config, json }) => Invocation::Status { data_dir, config, json },
         None => match cli.run.into_config(env) {
             Ok(config) => Invocation::Run(Box::new(config)),
             Err(error) => Cli::command().error(ErrorKind::ValueValidation, format!("{error:#}")).exit(),
@@ -172,6 +187,32 @@ pub fn check(path: &std::path::Path, env: &HashMap<String, String>) -> ExitCode 
             for line in format!("{error:#}").lines() {
                 eprintln!("  {line}");
             }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `vigil-agent status`: exit 0 with the table, 1 with an error naming the file.
+pub fn status(
+    data_dir: Option<PathBuf>,
+    config: Option<PathBuf>,
+    json: bool,
+    env: &HashMap<String, String>,
+) -> ExitCode {
+    let data_dir = match (data_dir, config) {
+        (Some(dir), _) => dir,
+        (None, config) => match config::load(config.as_deref(), env) {
+            Ok(config) => config.data_dir,
+            Err(error) => {
+                eprintln!("{error:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    match crate::status::print(&data_dir, json) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error}");
             ExitCode::FAILURE
         }
     }

@@ -26,9 +26,10 @@ use crate::{
     batch::{Batch, BatchBuilder, RecordTemplate},
     checkpoint::{Checkpoint, CheckpointStore},
     config::BatchConfig,
+    delivery::Delivery,
     fingerprint::Fingerprint,
+    ledger::Count,
     metrics as m,
-    ship::{retry, retry::RetryPolicy, Shipper},
     tailer::{FileId, Polled, Tailer},
 };
 
@@ -79,9 +80,9 @@ impl FileHandle {
 
 /// Settings and services every file task uses.
 pub struct Shared {
-    pub shipper: Shipper,
+    /// Sends, spools or drops batches, and keeps the ledger.
+    pub delivery: Arc<Delivery>,
     pub checkpoints: Arc<CheckpointStore>,
-    pub retry: RetryPolicy,
     pub batch: BatchConfig,
     pub poll_interval: Duration,
     pub max_line_bytes: usize,
@@ -254,10 +255,11 @@ async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint
         current.path = handle.path();
         match outgoing {
             Outgoing::Batch(batch, fingerprint) => {
+                let source = current.path.to_string_lossy().into_owned();
+                shared.delivery.ledger.read(&batch.stream, &source, Count::new(batch.lines, batch.file_bytes));
                 let span = tracing::debug_span!("batch", stream = %batch.stream, lines = batch.lines);
-                retry::deliver(&shared.shipper, &batch, &shared.retry).instrument(span).await;
-                metrics::counter!(m::BATCHES_SENT_TOTAL, "output" => shared.shipper.kind()).increment(1);
-                metrics::counter!(m::LINES_ACKNOWLEDGED_TOTAL).increment(batch.lines);
+                // Delivered, spooled or dropped by policy: the lines are accounted for either way.
+                shared.delivery.send(&batch, &source).instrument(span).await;
                 current.stream = batch.stream;
                 current.offset = batch.end_offset;
                 current.last_line = batch.last_line;

@@ -12,6 +12,7 @@ async fn main() -> ExitCode {
     let env = env_overrides();
     match cli::parse_or_exit(&env) {
         cli::Invocation::Check(path) => cli::check(&path, &env),
+        cli::Invocation::Status { data_dir, config, json } => cli::status(data_dir, config, json, &env),
         cli::Invocation::Run(config) => {
             telemetry::init_tracing("info");
             match serve(*config).await {

@@ -32,3 +32,15 @@ pub const SCRAPE_BAD_LINES_TOTAL: &str = "vigil_agent_scrape_bad_lines_total";
 pub const SCRAPE_SAMPLES_SENT_TOTAL: &str = "vigil_agent_scrape_samples_sent_total";
 /// Scrape results dropped because the output stayed down past the queue's bound (oldest first).
 pub const SCRAPE_BATCHES_DROPPED_TOTAL: &str = "vigil_agent_scrape_batches_dropped_total";
+/// File bytes of acknowledged lines.
+pub const BYTES_ACKNOWLEDGED_TOTAL: &str = "vigil_agent_bytes_acknowledged_total";
+/// Lines written to the on-disk spool because the destination was down.
+pub const LINES_SPOOLED_TOTAL: &str = "vigil_agent_lines_spooled_total";
+/// Lines dropped (label `reason`: `spool_full`, `spool_corrupt`), each also in the ledger.
+pub const LINES_DROPPED_TOTAL: &str = "vigil_agent_lines_dropped_total";
+/// Batches, lines and bytes waiting in the spool.
+pub const SPOOL_BATCHES: &str = "vigil_agent_spool_batches";
+pub const SPOOL_LINES: &str = "vigil_agent_spool_lines";
+pub const SPOOL_BYTES: &str = "vigil_agent_spool_bytes";
+/// Failed spool writes (disk full, permissions); the batch then follows `spool.when_full`.
+pub const SPOOL_WRITE_ERRORS_TOTAL: &str = "vigil_agent_spool_write_errors_total";

@@ -13,9 +13,11 @@ use std::{
 use serde::Deserialize;
 
 mod scrape;
+mod spool;
 mod validate;
 
 pub use scrape::ScrapeConfig;
+pub use spool::{SpoolConfig, WhenFull};
 pub use validate::{ConfigError, ConfigErrors};
 
 /// The whole agent config file: one `[agent]` table.
@@ -79,6 +81,8 @@ pub struct AgentConfig {
     pub output: OutputConfig,
     /// When a batch is sent (`[agent.batch]`).
     pub batch: BatchConfig,
+    /// Where batches wait while the destination is down (`[agent.spool]`).
+    pub spool: SpoolConfig,
 }
 
 impl Default for AgentConfig {
@@ -101,6 +105,7 @@ impl Default for AgentConfig {
             textfile_directory: None,
             output: OutputConfig::default(),
             batch: BatchConfig::default(),
+            spool: SpoolConfig::default(),
         }
     }
 }

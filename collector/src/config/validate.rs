@@ -44,6 +44,9 @@ impl AgentConfig {
                 fail(key.into(), "must be longer than 0s");
             }
         }
+        if self.spool.max_bytes > 0 && self.spool.after.is_zero() {
+            fail("agent.spool.after".into(), "must be longer than 0s (or set max_bytes = 0 to turn the spool off)");
+        }
         if self.max_line_bytes == 0 {
             fail("agent.max_line_bytes".into(), "must be at least 1");
         }

@@ -5,3 +5,4 @@ mod helpers;
 mod http_shipping;
 mod lifecycle;
 mod model;
+mod spool;
