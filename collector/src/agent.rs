@@ -16,6 +16,7 @@ use tokio::{net::TcpListener, sync::watch, task::JoinSet, time::MissedTickBehavi
 use crate::{
     batch::RecordTemplate,
     checkpoint::CheckpointStore,
+    complaints::kind_of,
     config::{AgentConfig, ReadFrom},
     delivery::Delivery,
     discover::{Discovery, Found},
@@ -80,7 +81,8 @@ pub async fn run(
         .map(|input| {
             let mut labels = config.labels.clone();
             labels.extend(input.labels.clone());
-            RecordTemplate { service: input.service.clone(), host: host.clone(), labels }
+            let reading = file_task::Reading::for_input(&config, input);
+            RecordTemplate { service: input.service.clone(), host: host.clone(), labels, reading }
         })
         .collect();
     let discovery = Arc::new(Discovery::new(&config.inputs).context("agent.inputs: invalid glob")?);
@@ -175,12 +177,19 @@ struct Supervisor {
     tasks: JoinSet<(FileId, Ended)>,
     task_files: HashMap<tokio::task::Id, FileId>,
     first_scan: bool,
-    /// Scans each file looking like a copy of a live one has waited (see [`Placement::Wait`]).
-    waits: HashMap<FileId, u32>,
+    /// Files looking like a copy of a live one, waiting (see [`Placement::Wait`]).
+    waits: HashMap<FileId, Waiting>,
 }
 
-/// Scans a file that looks like a copy of a live file waits for that one's truncation.
-const WAIT_SCANS: u32 = 5;
+/// A file that holds what the live file `original` holds, found when that one had completed
+/// `polls_then` polls. It is decided once `original` completed a poll that started after
+/// that (which notices a truncation) and no truncation of it awaits retirement: then it
+/// either continues the retired stream (a copytruncate copy) or is new (a `cp`).
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    original: FileId,
+    polls_then: u64,
+}
 
 /// A file a scan found, opened and placed; `found.id` is the identity of the opened handle.
 struct Opened {
@@ -196,19 +205,24 @@ impl Supervisor {
         let known: HashSet<FileId> = self.files.keys().copied().collect();
         let checkpoints = self.checkpoints.clone();
         let from_end = self.first_scan && self.read_from == ReadFrom::End;
-        let waited: HashSet<FileId> = self.waits.iter().filter(|(_, n)| **n >= WAIT_SCANS).map(|(id, _)| *id).collect();
+        let decided: HashSet<FileId> =
+            self.waits.iter().filter(|(_, waiting)| self.wait_is_over(waiting)).map(|(id, _)| *id).collect();
         let scanned = tokio::task::spawn_blocking(move || {
-            scan_and_open(&discovery, &known, &checkpoints, from_end, &|id| !waited.contains(&id))
+            scan_and_open(&discovery, &known, &checkpoints, from_end, &|id| !decided.contains(&id))
         })
         .await;
         let (found, opened) = scanned.expect("a scan does not panic");
         let (waiting, opened): (Vec<Opened>, Vec<Opened>) =
-            opened.into_iter().partition(|opened| opened.placement == Placement::Wait);
+            opened.into_iter().partition(|opened| matches!(opened.placement, Placement::Wait { .. }));
         self.waits.retain(|id, _| waiting.iter().any(|w| w.found.id == *id));
         for waiting in waiting {
-            let waits = self.waits.entry(waiting.found.id).or_default();
-            *waits += 1;
-            tracing::debug!(path = %waiting.found.path.display(), waits, "the file holds what a tailed file holds; waiting for a truncation to tell whether it is its copy");
+            let Placement::Wait { of } = waiting.placement else { continue };
+            let polls_then = self.files.get(&of).map_or(0, |handle| handle.polls());
+            self.waits.entry(waiting.found.id).or_insert_with(|| {
+                tracing::debug!(path = %waiting.found.path.display(), original = %of,
+                    "the file holds what a tailed file holds; waiting for that one to be read again to tell whether it is its copy");
+                Waiting { original: of, polls_then }
+            });
         }
         if self.first_scan && found.is_empty() {
             // The commonest first-run mistake is a path that matches nothing: say so.
@@ -241,6 +255,13 @@ impl Supervisor {
         metrics::gauge!(m::FILES_OPEN).set(self.files.len() as f64);
     }
 
+    fn wait_is_over(&self, waiting: &Waiting) -> bool {
+        match self.files.get(&waiting.original) {
+            None => true,
+            Some(original) => original.polls() >= waiting.polls_then + 2 && !original.truncation_pending(),
+        }
+    }
+
     fn start(&mut self, Opened { found, file, start, placement }: Opened) {
         let checkpoint = &start.checkpoint;
         metrics::counter!(m::FILES_PLACED_TOTAL, "placement" => placement.name()).increment(1);
@@ -254,7 +275,7 @@ impl Supervisor {
                     stream = %checkpoint.stream, offset = checkpoint.offset,
                     "the file is a copy of one already read (copytruncate); continuing where that one was")
             }
-            Placement::Resumed | Placement::New | Placement::Wait => {}
+            Placement::Resumed | Placement::New | Placement::Wait { .. } => {}
         }
         tracing::info!(path = %found.path.display(), file = %found.id, stream = %checkpoint.stream,
             offset = checkpoint.offset, placement = placement.name(), "tailing file");
@@ -294,9 +315,12 @@ fn scan_and_open(
     let mut candidates: Vec<(Found, File)> = Vec::new();
     for candidate in found.iter().filter(|found| !known.contains(&found.id)) {
         let file = match File::open(&candidate.path) {
-            Ok(file) => file,
+            Ok(file) => {
+                discovery.complaints.clear(&candidate.path);
+                file
+            }
             Err(error) => {
-                tracing::warn!(path = %candidate.path.display(), %error, "failed to open file; trying again at the next scan");
+                discovery.complaints.report(&candidate.path, kind_of(&error), "cannot open the file", &error);
                 continue;
             }
         };

@@ -13,14 +13,16 @@ use std::{
 use prost::Message;
 use vigil_model::{LogBatch, LogRecord, LOG_BATCH_SCHEMA_VERSION};
 
-use crate::{checkpoint::LineMark, config::BatchConfig, fingerprint::Fingerprint, framing::Line};
+use crate::{checkpoint::LineMark, config::BatchConfig, file_task::Reading, fingerprint::Fingerprint, framing::Line};
 
-/// What every record of an input carries besides its line.
+/// What a file task knows of its input: what every record carries besides its line, and how
+/// the lines are read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordTemplate {
     pub service: String,
     pub host: String,
     pub labels: BTreeMap<String, String>,
+    pub reading: Reading,
 }
 
 /// An encoded batch ready to ship.
@@ -70,7 +72,8 @@ impl BatchBuilder {
         self.records.is_empty()
     }
 
-    /// Adds a line; returns the batch built so far first when the line would not fit in it.
+    /// Adds a line (or multiline event, or piece of a long line); returns the batch built so
+    /// far first when the line would not fit in it.
     pub fn push(
         &mut self,
         line: Line,
@@ -79,7 +82,11 @@ impl BatchBuilder {
         read_time_ms: i64,
         now: Instant,
     ) -> Option<Batch> {
-        let mark = LineMark { offset: line.offset, fingerprint: Fingerprint::of_bytes(&line.bytes) };
+        // The mark must describe bytes the file holds at `offset`: a line's bytes are its
+        // file bytes (less a trailing `\r`), and so are an event's up to its first `\n` (its
+        // lines were joined with `\n`, each maybe without its `\r`).
+        let first_line = line.bytes.split(|&byte| byte == b'\n').next().unwrap_or_default();
+        let mark = LineMark { offset: line.offset, fingerprint: Fingerprint::of_bytes(first_line) };
         let record = LogRecord {
             line: line.bytes,
             service: template.service.clone(),
@@ -90,6 +97,7 @@ impl BatchBuilder {
             labels: template.labels.clone(),
             truncated: line.truncated,
             stream: self.stream.clone(),
+            split: line.piece.is_split(),
         };
         let size = record.encoded_len() + 4;
         let full_before =
@@ -137,6 +145,7 @@ impl BatchBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framing::Piece;
 
     fn line(text: &str, offset: u64) -> Line {
         Line {
@@ -145,11 +154,17 @@ mod tests {
             end_offset: offset + text.len() as u64 + 1,
             truncated: false,
             skipped_bytes: 0,
+            piece: Piece::Whole,
         }
     }
 
     fn template() -> RecordTemplate {
-        RecordTemplate { service: "api".into(), host: "h1".into(), labels: [("env".into(), "prod".into())].into() }
+        RecordTemplate {
+            service: "api".into(),
+            host: "h1".into(),
+            labels: [("env".into(), "prod".into())].into(),
+            reading: Reading::default(),
+        }
     }
 
     fn builder(max_lines: usize, max_bytes: usize) -> BatchBuilder {
@@ -191,6 +206,32 @@ mod tests {
         let first = by_bytes.push(line(&long, 61), "/x", &template(), 0, now).expect("second line does not fit");
         assert_eq!((first.lines, first.end_offset), (1, 61));
         assert!(first.payload.len() <= 150);
+    }
+
+    #[test]
+    fn an_event_is_marked_by_its_first_line_and_a_piece_is_flagged_split() {
+        let mut builder = builder(10, 1 << 20);
+        let now = Instant::now();
+        // Read from "boom\r\n\tat x\r\n": the file holds "boom\r\n..." at 0, not "boom\n\tat x".
+        let event = Line { bytes: b"boom\n\tat x".to_vec(), end_offset: 13, ..line("", 0) };
+        builder.push(event, "/x", &template(), 0, now);
+        let piece = Line { piece: Piece::First, end_offset: 17, ..line("abcd", 13) };
+        builder.push(piece, "/x", &template(), 0, now);
+        let batch = builder.take().expect("two records");
+        assert_eq!(batch.end_offset, 17);
+        assert_eq!(batch.last_line, Some(LineMark { offset: 13, fingerprint: Fingerprint::of_bytes(b"abcd") }));
+        let decoded = LogBatch::decode(batch.payload.as_slice()).expect("valid protobuf");
+        assert_eq!(decoded.records.iter().map(|r| r.split).collect::<Vec<_>>(), [false, true]);
+
+        builder.push(
+            Line { bytes: b"boom\n\tat x".to_vec(), end_offset: 13, ..line("", 0) },
+            "/x",
+            &template(),
+            0,
+            now,
+        );
+        let mark = builder.take().expect("one record").last_line.expect("marked");
+        assert_eq!(mark, LineMark { offset: 0, fingerprint: Fingerprint::of_bytes(b"boom") }, "the first line's bytes");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::{collections::HashMap, path::PathBuf, process::ExitCode};
 
+use anyhow::Context as _;
 use clap::{error::ErrorKind, Args, CommandFactory, Parser, Subcommand};
 
 use crate::config::{self, AgentConfig, HttpOutput, InputConfig, KafkaOutput, ReadFrom};
@@ -167,6 +168,12 @@ impl RunArgs {
         config.validate()?;
         Ok(config)
     }
+}
+
+/// The config as the command line describes it now (its file read again), for SIGHUP.
+pub fn reload(env: &HashMap<String, String>) -> anyhow::Result<AgentConfig> {
+    let cli = Cli::try_parse().context("the command line")?;
+    cli.run.into_config(env)
 }
 
 /// `vigil-agent check --config FILE`: prints the problems (or a summary) and gives the exit

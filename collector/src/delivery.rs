@@ -71,20 +71,24 @@ impl Delivery {
                     return Outcome::Spooled;
                 }
                 Err(error) => {
-                    if let SpoolError::Io { .. } = error {
-                        metrics::counter!(m::SPOOL_WRITE_ERRORS_TOTAL).increment(1);
-                    }
+                    let reason = match error {
+                        SpoolError::Full { .. } => "spool_full",
+                        SpoolError::Io { .. } => {
+                            metrics::counter!(m::SPOOL_WRITE_ERRORS_TOTAL).increment(1);
+                            "spool_write_failed"
+                        }
+                    };
                     match self.config.when_full {
                         WhenFull::DropNewest => {
                             tracing::warn!(%error, source, lines = batch.lines,
-                                "spool full: dropping the batch (counted in the ledger as spool_full)");
-                            self.ledger.dropped(&batch.stream, "spool_full", count);
+                                "no room in the spool: dropping the batch (counted in the ledger as {reason})");
+                            self.ledger.dropped(&batch.stream, reason, count);
                             return Outcome::Dropped;
                         }
                         WhenFull::Block => {
                             if !full_warned {
                                 full_warned = true;
-                                tracing::warn!(%error, source, "spool full: reading pauses until it has room (the file keeps the lines)");
+                                tracing::warn!(%error, source, "no room in the spool: reading pauses until there is (the file keeps the lines)");
                             }
                             let room = spool.room.notified();
                             let _ = tokio::time::timeout(RECHECK, room).await;

@@ -10,7 +10,11 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use crate::{config::InputConfig, tailer::FileId};
+use crate::{
+    complaints::{kind_of, Complaints, NOT_A_FILE},
+    config::InputConfig,
+    tailer::FileId,
+};
 
 /// A file a scan found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +31,11 @@ pub struct Found {
 }
 
 /// The compiled globs of every input.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Discovery {
     inputs: Vec<InputGlobs>,
+    /// Paths the globs match that cannot be read, each logged once.
+    pub complaints: Complaints,
 }
 
 #[derive(Debug, Clone)]
@@ -49,7 +55,7 @@ impl Discovery {
                 Ok(InputGlobs { paths: input.paths.clone(), exclude, ignore_older: input.ignore_older })
             })
             .collect::<Result<_, glob::PatternError>>()?;
-        Ok(Discovery { inputs })
+        Ok(Discovery { inputs, complaints: Complaints::default() })
     }
 
     /// Every include pattern, for messages.
@@ -61,6 +67,7 @@ impl Discovery {
     pub fn scan(&self) -> Vec<Found> {
         let mut seen = HashSet::new();
         let mut found = Vec::new();
+        let mut matched: HashSet<PathBuf> = HashSet::new();
         for (index, input) in self.inputs.iter().enumerate() {
             for pattern in &input.paths {
                 let entries = match glob::glob(pattern) {
@@ -74,15 +81,26 @@ impl Discovery {
                     let path = match entry {
                         Ok(path) => path,
                         Err(error) => {
-                            tracing::debug!(pattern, %error, "skipping an unreadable path");
+                            let what = "cannot read a directory the glob goes through";
+                            self.complaints.report(error.path(), kind_of(error.error()), what, error.error());
+                            matched.insert(error.path().to_path_buf());
                             continue;
                         }
                     };
                     if input.excludes(&path) {
                         continue;
                     }
-                    let Ok(metadata) = std::fs::metadata(&path) else { continue };
+                    matched.insert(path.clone());
+                    let metadata = match std::fs::metadata(&path) {
+                        Ok(metadata) => metadata,
+                        Err(error) => {
+                            self.complaints.report(&path, kind_of(&error), "cannot stat the path", &error);
+                            continue;
+                        }
+                    };
                     if !metadata.is_file() {
+                        let what = "the path is not a regular file (a directory?)";
+                        self.complaints.report(&path, NOT_A_FILE, what, &format!("{:?}", metadata.file_type()));
                         continue;
                     }
                     let id = FileId::of(&metadata);
@@ -96,6 +114,7 @@ impl Discovery {
                 }
             }
         }
+        self.complaints.retain(|path| matched.contains(path));
         found
     }
 }

@@ -1,19 +1,24 @@
-//! One tailed file: a reader (tail -> frame -> batch) and a sender (ship -> checkpoint) joined
-//! by a channel of capacity 1, so exactly one batch per file is in flight and one more waits
-//! ready behind it. Batches of a file are therefore acknowledged in order, and the checkpoint
-//! (set only by the sender, after an acknowledgement) only moves forward within a stream.
+//! One tailed file: a reader (tail -> frame -> multiline -> batch) and a sender (ship ->
+//! checkpoint) joined by a channel of capacity 1, so exactly one batch per file is in flight
+//! and one more waits ready behind it. Batches of a file are therefore acknowledged in order,
+//! and the checkpoint (set only by the sender, after an acknowledgement) only moves forward
+//! within a stream.
 //! When the file is truncated its content gets a new stream; the old one is retired once all
 //! its batches are acknowledged, so a copy of it (copytruncate) continues where they end.
 //!
 //! The reader ends when the agent stops (it flushes what it read), or when the supervisor
 //! marks the file gone (deleted, or rotated away from the globs) and the held handle was read
 //! to its end; the file's checkpoint is then released.
+//!
+//! With multiline rules, a pending event (lines that may still get more) is in no batch, so
+//! the checkpoint never points inside one; it is batched when a line begins the next event,
+//! after its `flush_timeout` without a new line, at a truncation, and when the reader ends.
 
 use std::{
     fs::File,
     path::PathBuf,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex,
     },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -25,11 +30,13 @@ use tracing::Instrument;
 use crate::{
     batch::{Batch, BatchBuilder, RecordTemplate},
     checkpoint::{Checkpoint, CheckpointStore},
-    config::BatchConfig,
+    config::{AgentConfig, BatchConfig, InputConfig, LongLines},
     delivery::Delivery,
     fingerprint::Fingerprint,
+    framing::{Line, Piece},
     ledger::Count,
     metrics as m,
+    multiline::{Aggregator, Rules},
     tailer::{FileId, Polled, Tailer},
 };
 
@@ -45,11 +52,22 @@ pub struct FileHandle {
     path: Mutex<PathBuf>,
     gone: AtomicBool,
     wake: Notify,
+    /// Polls of the file completed: a copy of it waits for one that started after it was seen.
+    polls: AtomicU64,
+    /// A truncation was noticed and its old stream is not retired yet.
+    truncation_pending: AtomicBool,
 }
 
 impl FileHandle {
     pub fn new(id: FileId, path: PathBuf) -> FileHandle {
-        FileHandle { id, path: Mutex::new(path), gone: AtomicBool::new(false), wake: Notify::new() }
+        FileHandle {
+            id,
+            path: Mutex::new(path),
+            gone: AtomicBool::new(false),
+            wake: Notify::new(),
+            polls: AtomicU64::new(0),
+            truncation_pending: AtomicBool::new(false),
+        }
     }
 
     /// Where the file was last seen.
@@ -73,6 +91,14 @@ impl FileHandle {
         self.gone.store(false, Ordering::SeqCst);
     }
 
+    pub fn polls(&self) -> u64 {
+        self.polls.load(Ordering::SeqCst)
+    }
+
+    pub fn truncation_pending(&self) -> bool {
+        self.truncation_pending.load(Ordering::SeqCst)
+    }
+
     fn is_gone(&self) -> bool {
         self.gone.load(Ordering::SeqCst)
     }
@@ -88,6 +114,27 @@ pub struct Shared {
     pub max_line_bytes: usize,
     /// See `AgentConfig::partial_line_timeout`.
     pub partial_line_timeout: Duration,
+}
+
+/// How an input's files are read into records: what becomes of a line over `max_line_bytes`,
+/// and the input's multiline rules (compiled once, shared by its files).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reading {
+    pub long_lines: LongLines,
+    pub multiline: Option<Arc<Rules>>,
+}
+
+impl Reading {
+    /// How `input`'s files are read under `config`, which [`AgentConfig::validate`] accepted
+    /// (it compiles the same patterns).
+    pub fn for_input(config: &AgentConfig, input: &InputConfig) -> Reading {
+        let multiline = input.multiline.as_ref().map(|multiline| {
+            Arc::new(
+                Rules::compile(multiline).expect("AgentConfig::validate, which agent::run calls first, compiled it"),
+            )
+        });
+        Reading { long_lines: config.long_lines, multiline }
+    }
 }
 
 /// Where a file task starts reading: its checkpoint (a line boundary of one stream), and the
@@ -145,8 +192,11 @@ async fn read_loop(
     tx: mpsc::Sender<Outgoing>,
 ) -> Ended {
     let Start { checkpoint, head } = start;
-    let mut tailer = Some(Tailer::new(file, checkpoint.offset, shared.max_line_bytes, head));
+    let reading = &template.reading;
+    let mut tailer = Some(Tailer::new(file, checkpoint.offset, shared.max_line_bytes, reading.long_lines, head));
     let mut builder = BatchBuilder::new(shared.batch, checkpoint.stream);
+    // Lines not yet in `builder` because their event may go on (multiline inputs only).
+    let mut events = reading.multiline.as_deref().map(Aggregator::new);
     // The fingerprint of the content the builder's lines come from.
     let mut fingerprint = tailer.as_ref().map(Tailer::fingerprint).expect("the tailer is there");
     let mut last_error_warn: Option<Instant> = None;
@@ -164,7 +214,12 @@ async fn read_loop(
         .await
         .expect("a tailer poll does not panic");
         tailer = Some(polled_tailer);
+        if matches!(polled, Ok(Polled::Truncated { .. })) {
+            handle.truncation_pending.store(true, Ordering::SeqCst);
+        }
+        handle.polls.fetch_add(1, Ordering::SeqCst);
         let now = Instant::now();
+        let read_time_ms = unix_ms(SystemTime::now());
         let mut ready = Vec::new();
         let mut read_failed = false;
         let at_end = match polled {
@@ -175,23 +230,23 @@ async fn read_loop(
                 }
                 let idle = now.duration_since(last_growth);
                 if at_end && !shared.partial_line_timeout.is_zero() && idle >= shared.partial_line_timeout {
-                    if let Some(partial) = tailer.as_mut().and_then(Tailer::flush_partial_line) {
-                        lines.push(partial);
-                    }
+                    tailer.as_mut().expect("the tailer is there").flush_partial_line(&mut lines);
                 }
                 metrics::counter!(m::BYTES_READ_TOTAL).increment(bytes);
-                metrics::counter!(m::LINES_READ_TOTAL).increment(lines.len() as u64);
+                count_lines(&lines);
+                let records = match events.as_mut() {
+                    Some(events) => {
+                        let mut complete = Vec::new();
+                        for line in lines {
+                            events.push(line, now, &mut complete);
+                        }
+                        complete
+                    }
+                    None => lines,
+                };
                 let source = handle.path().to_string_lossy().into_owned();
-                let read_time_ms = unix_ms(SystemTime::now());
-                for line in lines {
-                    if line.truncated {
-                        metrics::counter!(m::LINES_TRUNCATED_TOTAL).increment(1);
-                        metrics::counter!(m::LINE_BYTES_SKIPPED_TOTAL).increment(line.skipped_bytes);
-                    }
-                    ready.extend(builder.push(line, &source, template, read_time_ms, now));
-                    if builder.is_full() {
-                        ready.extend(builder.take());
-                    }
+                for record in records {
+                    add(&mut builder, record, &source, template, read_time_ms, now, &mut ready);
                 }
                 at_end
             }
@@ -200,7 +255,13 @@ async fn read_loop(
                 let stream = shared.checkpoints.with_state(|state| state.new_stream(handle.id));
                 tracing::warn!(path = %handle.path().display(), file = %handle.id, size, read_offset, %stream,
                     "the file no longer holds what was read: truncated; reading it again from the start");
-                if let Some(batch) = builder.take() {
+                // A pending event is the old content's: it goes in that stream's last batch.
+                if let Some(event) = events.as_mut().and_then(Aggregator::flush) {
+                    let source = handle.path().to_string_lossy().into_owned();
+                    add(&mut builder, event, &source, template, read_time_ms, now, &mut ready);
+                }
+                ready.extend(builder.take());
+                for batch in ready.drain(..) {
                     if tx.send(Outgoing::Batch(batch, fingerprint)).await.is_err() {
                         break 'read Ended::Stopped;
                     }
@@ -209,6 +270,7 @@ async fn read_loop(
                     break 'read Ended::Stopped;
                 }
                 builder = BatchBuilder::new(shared.batch, stream);
+                events = reading.multiline.as_deref().map(Aggregator::new);
                 fingerprint = Fingerprint::of_bytes(&[]);
                 false
             }
@@ -221,6 +283,12 @@ async fn read_loop(
                 true
             }
         };
+        if let Some(event) =
+            events.as_mut().filter(|events| events.due_in(now) == Some(Duration::ZERO)).and_then(Aggregator::flush)
+        {
+            let source = handle.path().to_string_lossy().into_owned();
+            add(&mut builder, event, &source, template, read_time_ms, now, &mut ready);
+        }
         if builder.due_in(now) == Some(Duration::ZERO) {
             ready.extend(builder.take());
         }
@@ -235,17 +303,68 @@ async fn read_loop(
         if gone_before_poll && !read_failed {
             break Ended::Drained;
         }
-        let wait = builder.due_in(Instant::now()).map_or(shared.poll_interval, |due| due.min(shared.poll_interval));
+        let now = Instant::now();
+        let due = [builder.due_in(now), events.as_ref().and_then(|events| events.due_in(now))];
+        let wait = due.into_iter().flatten().fold(shared.poll_interval, Duration::min);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = handle.wake.notified() => {}
             _ = stop.wait_for(|stopped| *stopped) => {}
         }
     };
-    if let Some(batch) = builder.take() {
-        let _ = tx.send(Outgoing::Batch(batch, fingerprint)).await;
+    let mut last = Vec::new();
+    if let Some(event) = events.as_mut().and_then(Aggregator::flush) {
+        let source = handle.path().to_string_lossy().into_owned();
+        let now = Instant::now();
+        add(&mut builder, event, &source, template, unix_ms(SystemTime::now()), now, &mut last);
+    }
+    last.extend(builder.take());
+    for batch in last {
+        if tx.send(Outgoing::Batch(batch, fingerprint)).await.is_err() {
+            break;
+        }
     }
     ended
+}
+
+/// Counts what the agent's metrics say of lines as they are read (before multiline).
+fn count_lines(lines: &[Line]) {
+    let (mut truncated, mut skipped, mut split, mut invalid_utf8) = (0, 0, 0, 0);
+    for line in lines {
+        if line.truncated {
+            truncated += 1;
+            skipped += line.skipped_bytes;
+        }
+        split += u64::from(line.piece == Piece::First);
+        invalid_utf8 += u64::from(std::str::from_utf8(&line.bytes).is_err());
+    }
+    metrics::counter!(m::LINES_READ_TOTAL).increment(lines.len() as u64);
+    for (name, count) in [
+        (m::LINES_TRUNCATED_TOTAL, truncated),
+        (m::LINE_BYTES_SKIPPED_TOTAL, skipped),
+        (m::LINES_SPLIT_TOTAL, split),
+        (m::LINES_INVALID_UTF8_TOTAL, invalid_utf8),
+    ] {
+        if count > 0 {
+            metrics::counter!(name).increment(count);
+        }
+    }
+}
+
+/// Adds a record (a line, an event or a piece) to the batch; batches it fills go to `ready`.
+fn add(
+    builder: &mut BatchBuilder,
+    record: Line,
+    source: &str,
+    template: &RecordTemplate,
+    read_time_ms: i64,
+    now: Instant,
+    ready: &mut Vec<Batch>,
+) {
+    ready.extend(builder.push(record, source, template, read_time_ms, now));
+    if builder.is_full() {
+        ready.extend(builder.take());
+    }
 }
 
 /// Ships batches in order; after each acknowledgement, the checkpoint moves to the batch's
@@ -257,6 +376,16 @@ async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint
             Outgoing::Batch(batch, fingerprint) => {
                 let source = current.path.to_string_lossy().into_owned();
                 shared.delivery.ledger.read(&batch.stream, &source, Count::new(batch.lines, batch.file_bytes));
+                if current.fingerprint.is_none_or(|on_disk| on_disk.len < fingerprint.len) {
+                    // The stream's first bytes go on disk before its lines ship: after a crash
+                    // that lost the position, a copy of this content (copytruncate) must still
+                    // be recognised as this stream, not shipped again under a new one. Needed
+                    // only until the fingerprint is full, so a few times per stream at most.
+                    current.fingerprint = Some(fingerprint);
+                    current.stream.clone_from(&batch.stream);
+                    shared.checkpoints.set(current.clone());
+                    persist_now(shared, handle).await;
+                }
                 let span = tracing::debug_span!("batch", stream = %batch.stream, lines = batch.lines);
                 // Delivered, spooled or dropped by policy: the lines are accounted for either way.
                 shared.delivery.send(&batch, &source).instrument(span).await;
@@ -274,16 +403,23 @@ async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint
                     state.retire(handle.id);
                     state.set(current.clone());
                 });
+                handle.truncation_pending.store(false, Ordering::SeqCst);
                 // The new stream is on disk before any of its batches ships (see the scan).
-                let store = shared.checkpoints.clone();
-                match tokio::task::spawn_blocking(move || store.persist()).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(error)) => tracing::error!(%error, path = %handle.path().display(),
-                        "failed to record the truncated file's new stream; a crash now may ship its lines twice"),
-                    Err(error) => tracing::error!(%error, "checkpoint writer panicked"),
-                }
+                persist_now(shared, handle).await;
             }
         }
+    }
+}
+
+/// Writes the checkpoints now (for the orderings above); a failure is logged: a crash before
+/// the next write may then ship lines twice, never lose them.
+async fn persist_now(shared: &Shared, handle: &FileHandle) {
+    let store = shared.checkpoints.clone();
+    match tokio::task::spawn_blocking(move || store.persist()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::error!(%error, path = %handle.path().display(),
+            "failed to write the checkpoints; a crash now may ship this file's lines twice"),
+        Err(error) => tracing::error!(%error, "checkpoint writer panicked"),
     }
 }
 

@@ -5,11 +5,21 @@
 //! `offset` is the position of the line's first byte and `end_offset` the position after its
 //! newline, so a reader resuming at any emitted `end_offset` starts at a line boundary; memory
 //! held for one line never exceeds `max_line_bytes + 1`.
+//!
+//! A line longer than `max_line_bytes` is cut there and the rest skipped (`truncated`), or,
+//! with [`LongLines::Split`], emitted in pieces of at most `max_line_bytes` as its bytes
+//! arrive. A piece ends at `max_line_bytes`, or up to 3 bytes before when that would cut a
+//! UTF-8 character. Each piece's `end_offset` is a place a reader may resume: where each cut
+//! falls depends only on the bytes from the piece's start, so a framer started there (told
+//! [`LineFramer::continue_line`]) cuts the rest of the line at the same offsets.
+
+use crate::config::LongLines;
 
 /// A complete line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     /// The line without `\n` and without a trailing `\r`; raw bytes, maybe not UTF-8.
+    /// (After [`crate::multiline`]: an event's lines joined with `\n`.)
     pub bytes: Vec<u8>,
     /// Byte offset of the line's first byte in the file.
     pub offset: u64,
@@ -19,27 +29,72 @@ pub struct Line {
     pub truncated: bool,
     /// How many bytes of the line were dropped by the cut.
     pub skipped_bytes: u64,
+    /// Whether this is a whole line or a piece of a longer one.
+    pub piece: Piece,
+}
+
+/// Whether a [`Line`] is whole or one piece of something longer shipped in pieces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Piece {
+    #[default]
+    Whole,
+    /// The first piece of a line over `max_line_bytes` (`long_lines = "split"`), or of a
+    /// multiline event cut at its limits.
+    First,
+    /// A later piece; the last one ends where the line or event ends.
+    Rest,
+}
+
+impl Piece {
+    /// A piece of something longer (the record's `split`).
+    pub fn is_split(self) -> bool {
+        self != Piece::Whole
+    }
 }
 
 /// Frames lines from a byte stream that starts at a line boundary.
 #[derive(Debug)]
 pub struct LineFramer {
     max_line_bytes: usize,
+    long_lines: LongLines,
     /// Bytes of the current, incomplete line (at most `max_line_bytes + 1`, so a trailing
     /// `\r` can still be stripped from a line of exactly `max_line_bytes`).
     pending: Vec<u8>,
-    /// The current line has more bytes than `pending` holds.
+    /// The current line has more bytes than `pending` holds (truncate mode).
     overflowed: bool,
-    /// Offset of the current line's first byte.
+    /// Earlier bytes of the current line were emitted as pieces (split mode).
+    in_pieces: bool,
+    /// Offset of the current line's (or piece's) first byte.
     line_start: u64,
     /// Offset after the last byte pushed.
     position: u64,
 }
 
 impl LineFramer {
-    /// A framer whose next byte is at `offset`, which must be a line boundary.
+    /// A framer whose next byte is at `offset`, which must be a line boundary; long lines
+    /// are truncated.
     pub fn new(max_line_bytes: usize, offset: u64) -> LineFramer {
-        LineFramer { max_line_bytes, pending: Vec::new(), overflowed: false, line_start: offset, position: offset }
+        LineFramer {
+            max_line_bytes,
+            long_lines: LongLines::Truncate,
+            pending: Vec::new(),
+            overflowed: false,
+            in_pieces: false,
+            line_start: offset,
+            position: offset,
+        }
+    }
+
+    /// The same framer handling long lines as `long_lines` says.
+    pub fn with_long_lines(mut self, long_lines: LongLines) -> LineFramer {
+        self.long_lines = long_lines;
+        self
+    }
+
+    /// The next byte continues a line whose earlier pieces were emitted before (a reader
+    /// resuming at a piece's `end_offset`): the rest of it comes as later pieces.
+    pub fn continue_line(&mut self) {
+        self.in_pieces = true;
     }
 
     /// Offset after the last byte pushed.
@@ -49,21 +104,21 @@ impl LineFramer {
 
     /// Forgets any partial line and continues at `offset` (after a truncation).
     pub fn reset(&mut self, offset: u64) {
-        *self = LineFramer::new(self.max_line_bytes, offset);
+        *self = LineFramer::new(self.max_line_bytes, offset).with_long_lines(self.long_lines);
     }
 
-    /// Pushes the next bytes of the file; complete lines are appended to `out`.
+    /// Pushes the next bytes of the file; complete lines (and pieces) are appended to `out`.
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<Line>) {
         while !data.is_empty() {
             match data.iter().position(|&byte| byte == b'\n') {
                 Some(newline) => {
-                    self.append(&data[..newline]);
+                    self.append(&data[..newline], out);
                     self.position += newline as u64 + 1;
-                    out.push(self.finish_line());
+                    self.finish_line(true, out);
                     data = &data[newline + 1..];
                 }
                 None => {
-                    self.append(data);
+                    self.append(data, out);
                     self.position += data.len() as u64;
                     return;
                 }
@@ -71,49 +126,79 @@ impl LineFramer {
         }
     }
 
-    fn append(&mut self, chunk: &[u8]) {
-        let room = (self.max_line_bytes + 1).saturating_sub(self.pending.len());
-        let take = room.min(chunk.len());
-        self.pending.extend_from_slice(&chunk[..take]);
-        if take < chunk.len() {
-            self.overflowed = true;
+    /// Adds bytes of the current line; in split mode, emits a piece each time more than
+    /// `max_line_bytes + 1` would be held.
+    fn append(&mut self, mut chunk: &[u8], out: &mut Vec<Line>) {
+        loop {
+            let room = (self.max_line_bytes + 1).saturating_sub(self.pending.len());
+            let take = room.min(chunk.len());
+            self.pending.extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+            if chunk.is_empty() {
+                return;
+            }
+            match self.long_lines {
+                LongLines::Truncate => {
+                    self.overflowed = true;
+                    return;
+                }
+                LongLines::Split => out.push(self.cut_piece()),
+            }
         }
+    }
+
+    /// Emits the first held bytes as a piece: `pending` holds more than `max_line_bytes`.
+    fn cut_piece(&mut self) -> Line {
+        let cut = cut_point(&self.pending, self.max_line_bytes);
+        let bytes = self.pending[..cut].to_vec();
+        self.pending.drain(..cut);
+        let piece = if self.in_pieces { Piece::Rest } else { Piece::First };
+        let offset = self.line_start;
+        self.in_pieces = true;
+        self.line_start += cut as u64;
+        Line { bytes, offset, end_offset: self.line_start, truncated: false, skipped_bytes: 0, piece }
     }
 
     /// Ends the current line where the bytes end, without a newline: for a file whose last
-    /// line will not be terminated. `None` when no byte of a line is pending.
-    pub fn flush_partial(&mut self) -> Option<Line> {
-        if self.position == self.line_start {
-            return None;
+    /// line will not be terminated. Appends nothing when no byte of a line is pending.
+    pub fn flush_partial(&mut self, out: &mut Vec<Line>) {
+        if self.position != self.line_start {
+            self.finish_line(false, out);
         }
-        // finish_line expects `position` after a newline; account for the missing one.
-        self.position += 1;
-        let mut line = self.finish_line();
-        self.position -= 1;
-        line.end_offset = self.position;
-        self.line_start = self.position;
-        Some(line)
     }
 
-    /// Ends the current line; `position` is just after its newline.
-    fn finish_line(&mut self) -> Line {
-        let content_len = self.position - 1 - self.line_start;
-        let mut bytes = std::mem::take(&mut self.pending);
-        if !self.overflowed && bytes.last() == Some(&b'\r') {
-            bytes.pop();
+    /// Ends the current line at `position`, which is just after its newline if `newline`.
+    fn finish_line(&mut self, newline: bool, out: &mut Vec<Line>) {
+        if !self.overflowed && self.pending.last() == Some(&b'\r') {
+            self.pending.pop();
         }
+        if self.long_lines == LongLines::Split && self.pending.len() > self.max_line_bytes {
+            out.push(self.cut_piece());
+        }
+        let content_len = self.position - u64::from(newline) - self.line_start;
+        let mut bytes = std::mem::take(&mut self.pending);
         let truncated = self.overflowed || bytes.len() > self.max_line_bytes;
         let skipped_bytes = if truncated {
-            bytes.truncate(self.max_line_bytes);
-            content_len - self.max_line_bytes as u64
+            let keep = cut_point(&bytes, self.max_line_bytes);
+            bytes.truncate(keep);
+            content_len - keep as u64
         } else {
             0
         };
-        let line = Line { bytes, offset: self.line_start, end_offset: self.position, truncated, skipped_bytes };
+        let piece = if self.in_pieces { Piece::Rest } else { Piece::Whole };
+        out.push(Line { bytes, offset: self.line_start, end_offset: self.position, truncated, skipped_bytes, piece });
         self.overflowed = false;
+        self.in_pieces = false;
         self.line_start = self.position;
-        line
     }
+}
+
+/// Where to cut `bytes` (longer than `max`) so that at most `max` bytes come first: at `max`,
+/// or up to 3 bytes earlier when `max` falls inside a UTF-8 character, so the pieces of a
+/// valid UTF-8 line stay valid (bytes that are not UTF-8 are cut at `max`).
+fn cut_point(bytes: &[u8], max: usize) -> usize {
+    let continues_a_character = |byte: u8| byte & 0b1100_0000 == 0b1000_0000;
+    (max.saturating_sub(3)..=max).rev().find(|&at| at > 0 && !continues_a_character(bytes[at])).unwrap_or(max)
 }
 
 #[cfg(test)]
@@ -145,11 +230,13 @@ mod tests {
         let mut lines = Vec::new();
         framer.push(b"a\nlast", &mut lines);
         assert_eq!(lines.len(), 1);
-        let partial = framer.flush_partial().expect("pending bytes");
+        framer.flush_partial(&mut lines);
+        let partial = &lines[1];
         assert_eq!((partial.bytes.as_slice(), partial.offset, partial.end_offset), (&b"last"[..], 2, 6));
-        assert_eq!(framer.flush_partial(), None, "nothing pending any more");
+        framer.flush_partial(&mut lines);
+        assert_eq!(lines.len(), 2, "nothing pending any more");
         framer.push(b" more\n", &mut lines);
-        assert_eq!((lines[1].bytes.as_slice(), lines[1].offset), (&b" more"[..], 6));
+        assert_eq!((lines[2].bytes.as_slice(), lines[2].offset), (&b" more"[..], 6));
     }
 
     #[test]
@@ -227,5 +314,98 @@ mod tests {
         let mut out = Vec::new();
         framer.push(b"new\n", &mut out);
         assert_eq!((out[0].bytes.as_slice(), out[0].offset), (&b"new"[..], 0), "the partial line is forgotten");
+    }
+
+    /// Frames `chunks` in split mode; returns (text, offset, end_offset, piece) per line.
+    fn split(max: usize, chunks: &[&[u8]]) -> Vec<(String, u64, u64, Piece)> {
+        let mut framer = LineFramer::new(max, 0).with_long_lines(LongLines::Split);
+        let mut lines = Vec::new();
+        for chunk in chunks {
+            framer.push(chunk, &mut lines);
+        }
+        assert!(framer.pending.len() <= max + 1, "memory bound");
+        lines
+            .into_iter()
+            .inspect(|l| assert!(!l.truncated && l.bytes.len() <= max, "{l:?}"))
+            .map(|l| (String::from_utf8_lossy(&l.bytes).into_owned(), l.offset, l.end_offset, l.piece))
+            .collect()
+    }
+
+    #[test]
+    fn split_mode_ships_a_long_line_in_pieces_at_their_own_offsets() {
+        use Piece::*;
+        /// Chunks pushed in order, and the lines expected as (text, offset, end_offset, piece).
+        type SplitCase<'a> = (&'a [&'a [u8]], &'a [(&'a str, u64, u64, Piece)]);
+        let cases: &[SplitCase] = &[
+            (&[b"abcdefgh\nok\n"], &[("abcd", 0, 4, First), ("efgh", 4, 9, Rest), ("ok", 9, 12, Whole)]),
+            (&[b"abcde\n"], &[("abcd", 0, 4, First), ("e", 4, 6, Rest)]),
+            (&[b"abcd\r\n"], &[("abcd", 0, 6, Whole)]),
+            (&[b"abcde\r\n"], &[("abcd", 0, 4, First), ("e", 4, 7, Rest)]),
+            (&[b"abcd\rX\n"], &[("abcd", 0, 4, First), ("\rX", 4, 7, Rest)]),
+            (&[b"ab", b"cdefghij", b"k\n"], &[("abcd", 0, 4, First), ("efgh", 4, 8, Rest), ("ijk", 8, 12, Rest)]),
+            // A cut never splits a UTF-8 character: "abc" + "é" is 5 bytes.
+            (&[b"abc\xc3\xa9\n"], &[("abc", 0, 3, First), ("é", 3, 6, Rest)]),
+        ];
+        for (chunks, expected) in cases {
+            let owned: Vec<_> = expected.iter().map(|(t, o, e, p)| (t.to_string(), *o, *e, *p)).collect();
+            assert_eq!(split(4, chunks), owned, "chunks {chunks:?}");
+        }
+    }
+
+    #[test]
+    fn split_pieces_do_not_depend_on_chunking_and_concatenate_to_the_line() {
+        let line: Vec<u8> = "0123456789é€😀".repeat(20).into_bytes();
+        let mut text = line.clone();
+        text.extend_from_slice(b"\nnext\n");
+        let whole = split(7, &[&text]);
+        let joined: Vec<u8> =
+            whole.iter().filter(|l| l.3 != Piece::Whole).flat_map(|l| l.0.as_bytes().to_vec()).collect();
+        assert_eq!(joined, line, "no byte lost or repeated, every piece valid UTF-8");
+        assert!(whole.windows(2).all(|w| w[0].2 == w[1].1), "each piece starts where the one before ends");
+        assert_eq!(whole.last().map(|l| (l.0.as_str(), l.3)), Some(("next", Piece::Whole)));
+        for at in 0..text.len() {
+            assert_eq!(split(7, &[&text[..at], &text[at..]]), whole, "split at {at}");
+        }
+    }
+
+    #[test]
+    fn a_reader_resuming_between_pieces_gets_the_same_pieces() {
+        let text = b"0123456789abcdefghij\nnext\n";
+        let all = split(6, &[text]);
+        for resume in all.iter().filter(|l| l.3 == Piece::First || l.3 == Piece::Rest).map(|l| l.2) {
+            if text[resume as usize - 1] == b'\n' {
+                continue;
+            }
+            let mut framer = LineFramer::new(6, resume).with_long_lines(LongLines::Split);
+            framer.continue_line();
+            let mut lines = Vec::new();
+            framer.push(&text[resume as usize..], &mut lines);
+            let view: Vec<_> = lines
+                .into_iter()
+                .map(|l| (String::from_utf8_lossy(&l.bytes).into_owned(), l.offset, l.end_offset, l.piece))
+                .collect();
+            let expected: Vec<_> = all.iter().filter(|l| l.1 >= resume).cloned().collect();
+            assert_eq!(view, expected, "resumed at {resume}");
+        }
+    }
+
+    #[test]
+    fn split_mode_flushes_a_long_partial_line_as_its_last_piece() {
+        let mut framer = LineFramer::new(4, 0).with_long_lines(LongLines::Split);
+        let mut lines = Vec::new();
+        framer.push(b"abcdefg", &mut lines);
+        assert_eq!(lines.len(), 1);
+        framer.flush_partial(&mut lines);
+        assert_eq!((lines[1].bytes.as_slice(), lines[1].offset, lines[1].end_offset), (&b"efg"[..], 4, 7));
+        assert_eq!(lines[1].piece, Piece::Rest);
+    }
+
+    #[test]
+    fn truncation_keeps_whole_utf8_characters() {
+        let mut framer = LineFramer::new(4, 0);
+        let mut out = Vec::new();
+        framer.push("abcé and more\n".as_bytes(), &mut out);
+        assert_eq!((out[0].bytes.as_slice(), out[0].truncated), ("abc".as_bytes(), true));
+        assert_eq!(out[0].skipped_bytes, "é and more".len() as u64);
     }
 }

@@ -4,14 +4,17 @@
 //! Where to start reading: [`agent::run`] wires everything; a line travels
 //! [`discover`] (globs -> files by (device, inode)) -> [`placement`] (where a file starts: its
 //! checkpoint, a copied file's stream, or its beginning; [`fingerprint`] tells files apart) ->
-//! [`tailer`] + [`framing`] (bytes -> lines with offsets) -> [`batch`] (lines of one stream ->
-//! protobuf `LogBatch`) -> [`ship`] (send until acknowledged) -> [`checkpoint`] (position after
-//! the last acknowledged line). [`file_task`] runs that path for one file; [`config`] and
-//! [`cli`] describe the settings.
+//! [`tailer`] + [`framing`] (bytes -> lines with offsets) -> [`multiline`] (lines -> events,
+//! for inputs that ask) -> [`batch`] (lines of one stream ->
+//! protobuf `LogBatch`) -> [`delivery`] (send until acknowledged, or to the on-disk [`spool`]
+//! while the destination is down) -> [`checkpoint`] (position after the last acknowledged or
+//! spooled line); the [`ledger`] counts every line's outcome. [`file_task`] runs that path for
+//! one file; [`config`] and [`cli`] describe the settings.
 //!
 //! Invariants:
-//! - at-least-once: a checkpoint never moves past a line the destination did not acknowledge,
-//!   and a batch is never dropped (it is retried until acknowledged or the agent stops);
+//! - at-least-once: a checkpoint never moves past a line the destination did not acknowledge
+//!   and the spool does not hold, and a batch is never dropped unless `spool.when_full = "drop_newest"`
+//!   says so (then it is counted in the ledger);
 //! - a batch holds lines of one stream (one content of a file: a truncation starts a new one;
 //!   stream names are never reused), so one partition key, and a file has at most one batch
 //!   in flight, so its lines arrive in order;
@@ -23,6 +26,7 @@ pub mod agent;
 pub mod batch;
 pub mod checkpoint;
 pub mod cli;
+pub mod complaints;
 pub mod config;
 pub mod delivery;
 pub mod discover;
@@ -32,6 +36,7 @@ pub mod framing;
 pub mod host;
 pub mod ledger;
 pub mod metrics;
+pub mod multiline;
 pub mod placement;
 pub mod scrape;
 pub mod ship;

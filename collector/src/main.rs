@@ -1,9 +1,13 @@
 //! `vigil-agent`: parse the command line, set up telemetry, bind the optional /health and
-//! /metrics listener, and run the agent until Ctrl-C or SIGTERM. Everything else is the library.
+//! /metrics listener, and run the agent until Ctrl-C or SIGTERM. SIGHUP reloads the config:
+//! a valid new config restarts the agent in place (checkpoints and spool carry over, so no
+//! line is lost); an invalid one is logged, naming the key, and the running config stays.
+//! Everything else is the library.
 
-use std::process::ExitCode;
+use std::{collections::HashMap, process::ExitCode};
 
 use anyhow::Context;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use vigil_collector::{cli, AgentConfig};
 use vigil_common::{config::env_overrides, shutdown, telemetry};
 
@@ -15,7 +19,7 @@ async fn main() -> ExitCode {
         cli::Invocation::Status { data_dir, config, json } => cli::status(data_dir, config, json, &env),
         cli::Invocation::Run(config) => {
             telemetry::init_tracing("info");
-            match serve(*config).await {
+            match serve(*config, &env).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     tracing::error!(error = %format!("{error:#}"), "vigil-agent failed");
@@ -26,12 +30,54 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: AgentConfig) -> anyhow::Result<()> {
-    let listener = match &config.listen {
-        Some(address) => Some(
-            tokio::net::TcpListener::bind(address).await.with_context(|| format!("failed to listen on {address}"))?,
-        ),
-        None => None,
-    };
-    vigil_collector::run(config, listener, shutdown::signal()).await
+async fn serve(mut config: AgentConfig, env: &HashMap<String, String>) -> anyhow::Result<()> {
+    let mut hangups = signal(SignalKind::hangup()).context("failed to listen for SIGHUP")?;
+    if let Some(address) = &config.listen {
+        let listener =
+            tokio::net::TcpListener::bind(address).await.with_context(|| format!("failed to listen on {address}"))?;
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, vigil_common::http::observability_routes()).await {
+                tracing::error!(%error, "the /health and /metrics server stopped");
+            }
+        });
+    }
+    loop {
+        let mut reloaded = None;
+        let stop = next_stop(&config, env, &mut hangups, &mut reloaded);
+        vigil_collector::run(config.clone(), None, stop).await?;
+        match reloaded {
+            Some(new) => {
+                tracing::info!("config reloaded: the agent starts again with it");
+                config = new;
+            }
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Resolves on Ctrl-C / SIGTERM, or on a SIGHUP that brought a valid, changed config (put in
+/// `reloaded`). A SIGHUP with an invalid or unchanged config is logged and waited past.
+async fn next_stop(
+    running: &AgentConfig,
+    env: &HashMap<String, String>,
+    hangups: &mut Signal,
+    reloaded: &mut Option<AgentConfig>,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown::signal() => return,
+            _ = hangups.recv() => match cli::reload(env) {
+                Ok(new) if new == *running => tracing::info!("SIGHUP: the config is unchanged; nothing to reload"),
+                Ok(new) => {
+                    if new.listen != running.listen {
+                        tracing::warn!("SIGHUP: a new listen address takes effect only after a restart of the process");
+                    }
+                    *reloaded = Some(new);
+                    return;
+                }
+                Err(error) => tracing::error!(error = %format!("{error:#}"),
+                    "SIGHUP: the new config is invalid; the agent keeps running with the current one"),
+            },
+        }
+    }
 }

@@ -12,9 +12,10 @@
 //!   its position instead of being read again. The pipeline indexes a (stream, offset) once,
 //!   so lines both files held are stored once.
 //! - A file that holds what a live file holds may be such a copy seen before the truncation
-//!   was: it waits a few scans ([`Placement::Wait`]) for the truncation to retire the stream.
-//!   A copy that is never followed by a truncation (`cp`) is then read as a new file: lines
-//!   twice rather than a file skipped.
+//!   was: it waits ([`Placement::Wait`]) until that file was read again after the copy was
+//!   seen (which notices a truncation) and a truncation noticed has retired its stream. A
+//!   copy that is not followed by a truncation (`cp`) is then read as a new file: lines twice
+//!   rather than a file skipped.
 //! - Anything else is new: read from the start (or, at the first scan with
 //!   `read_from = "end"`, from its current end).
 //!
@@ -39,8 +40,9 @@ pub enum Placement {
     Continued { from: PathBuf },
     /// Its checkpoint no longer describes it, for `reason`; it is read from the start.
     Restarted { reason: &'static str },
-    /// It holds what a live file holds: decided at a later scan.
-    Wait,
+    /// It holds what the live file `of` holds: decided at a later scan, once that file was
+    /// read again (see `agent.rs`).
+    Wait { of: FileId },
     /// Never seen before.
     New,
 }
@@ -52,7 +54,7 @@ impl Placement {
             Placement::Resumed => "resumed",
             Placement::Continued { .. } => "continued",
             Placement::Restarted { .. } => "restarted",
-            Placement::Wait => "wait",
+            Placement::Wait { .. } => "wait",
             Placement::New => "new",
         }
     }
@@ -115,8 +117,10 @@ pub fn place(
     if may_wait && restarted.is_none() {
         let live: Vec<Retired> =
             state.entries.values().filter(|c| c.id() != candidate.id).filter_map(Checkpoint::retired).collect();
-        if copied_lineage(candidate, fingerprint, live)?.is_some() {
-            return Ok((candidate.checkpoint(String::new(), 0, None, None), head, Placement::Wait));
+        if let Some((lineage, _)) = copied_lineage(candidate, fingerprint, live)? {
+            let of = state.entries.values().find(|c| c.stream == lineage.stream).map(Checkpoint::id);
+            let of = of.expect("a live lineage comes from an entry");
+            return Ok((candidate.checkpoint(String::new(), 0, None, None), head, Placement::Wait { of }));
         }
     }
     let offset = if from_end && restarted.is_none() { candidate.size } else { 0 };
@@ -152,7 +156,8 @@ fn still_holds(
 /// The lineage of `lineages` that `candidate` is a copy of, and where it was read; of several
 /// matches the furthest read wins. A lineage counts when the candidate starts with its
 /// fingerprinted bytes and still has its last acknowledged line, and the fingerprint is full
-/// or covers everything read (a small file: then all that is skipped was compared).
+/// or covers everything before the position (a small file: then all that is skipped was
+/// compared).
 fn copied_lineage(
     candidate: &Candidate<'_>,
     fingerprint: Fingerprint,
@@ -160,8 +165,10 @@ fn copied_lineage(
 ) -> io::Result<Option<(Retired, PathBuf)>> {
     let mut best: Option<Retired> = None;
     for lineage in lineages {
+        // Continuing skips the content before the lineage's position: the fingerprint must
+        // cover all of it (a crash may leave a position behind the content fingerprinted).
         let covered = lineage.fingerprint.is_full()
-            || (u64::from(lineage.fingerprint.len) == lineage.offset && lineage.fingerprint.len > 0);
+            || (u64::from(lineage.fingerprint.len) >= lineage.offset && lineage.fingerprint.len > 0);
         if !covered || best.as_ref().is_some_and(|b| b.offset >= lineage.offset) {
             continue;
         }
@@ -279,6 +286,21 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_of_a_file_whose_position_was_lost_in_a_crash_continues_its_stream_from_there() {
+        // The crash left the position at 0 though the line was shipped: the copy resends it
+        // under the stream it was shipped with (recognised downstream), not under a new one.
+        let dir = Dir::new();
+        let store = CheckpointStore::open(dir.dir.path()).expect("store");
+        dir.write("app.log", "the only line\n");
+        let (original, _) = dir.place(&store, "app.log");
+        std::fs::copy(dir.dir.path().join("app.log"), dir.dir.path().join("app.log.1")).expect("copy");
+        store.with_state(|state| state.retire(original.id()));
+        let (copy, placement) = dir.place(&store, "app.log.1");
+        assert!(matches!(placement, Placement::Continued { .. }), "{placement:?}");
+        assert_eq!((copy.stream.as_str(), copy.offset), (original.stream.as_str(), 0));
+    }
+
+    #[test]
     fn a_copy_continues_the_stream_it_copies_once_that_is_truncated_and_a_look_alike_does_not() {
         let dir = Dir::new();
         let store = CheckpointStore::open(dir.dir.path()).expect("store");
@@ -289,7 +311,8 @@ mod tests {
 
         // copytruncate copies first: the copy waits while the original still holds the content.
         std::fs::copy(dir.dir.path().join("app.log"), dir.dir.path().join("app.log.1")).expect("copy");
-        assert_eq!(dir.place_or_wait(&store, "app.log.1", true).1, Placement::Wait);
+        let waits_for = Placement::Wait { of: original.id() };
+        assert_eq!(dir.place_or_wait(&store, "app.log.1", true).1, waits_for);
         // Then it truncates: the stream is retired and the copy continues it.
         store.with_state(|state| state.retire(original.id()));
         let (copy, placement) = dir.place(&store, "app.log.1");
@@ -303,7 +326,7 @@ mod tests {
 
         // A copy of a live file that is never truncated (`cp`) is read whole once it stops waiting.
         std::fs::copy(dir.dir.path().join("other.log"), dir.dir.path().join("other-copy.log")).expect("copy");
-        assert_eq!(dir.place_or_wait(&store, "other-copy.log", true).1, Placement::Wait);
+        assert_eq!(dir.place_or_wait(&store, "other-copy.log", true).1, Placement::Wait { of: other.id() });
         let (copy, placement) = dir.place(&store, "other-copy.log");
         assert_eq!((placement, copy.offset), (Placement::New, 0));
     }
@@ -322,10 +345,18 @@ mod tests {
         assert!(matches!(placement, Placement::Continued { .. }), "{placement:?}");
         assert_eq!((copy.stream, copy.offset), (original.stream.clone(), text.len() as u64));
 
-        // A file that only begins like it, when not all of it was read, is new.
+        // When the fingerprint does not cover all that continuing would skip (the file grew
+        // after it was taken), a file that begins the same is new.
         dir.write("b.log", text);
         let (b, _) = dir.place(&store, "b.log");
-        acknowledge(&store, &b, 28, 0, "a small log line number one");
+        let first_line = Some(Fingerprint::of_bytes(&text.as_bytes()[..28]));
+        acknowledge(
+            &store,
+            &Checkpoint { fingerprint: first_line, ..b.clone() },
+            56,
+            28,
+            "a small log line number two",
+        );
         store.with_state(|state| state.retire(b.id()));
         dir.write("b-copy.log", text);
         let (_, placement) = dir.place(&store, "b-copy.log");

@@ -9,6 +9,7 @@
 use std::{fmt, fs::File, io, os::unix::fs::FileExt, os::unix::fs::MetadataExt};
 
 use crate::{
+    config::LongLines,
     fingerprint::{first_bytes, Fingerprint, FINGERPRINT_BYTES},
     framing::{Line, LineFramer},
 };
@@ -62,16 +63,26 @@ pub struct Tailer {
     /// The file's first bytes as far as known (at most [`FINGERPRINT_BYTES`]): grown as
     /// reading passes them, and compared with the file at every poll.
     head: Vec<u8>,
+    /// The start offset may be between two pieces of a long line (split mode): the first
+    /// poll looks at the byte before it.
+    may_start_mid_line: bool,
 }
 
 /// Size of one `pread`.
 const CHUNK_BYTES: usize = 64 * 1024;
 
 impl Tailer {
-    /// Tails `file` from `offset` (a line boundary); `head` is what the file's first bytes
-    /// were when the offset was decided (at least up to `offset`, or a full fingerprint's).
-    pub fn new(file: File, offset: u64, max_line_bytes: usize, head: Vec<u8>) -> Tailer {
-        Tailer { file, framer: LineFramer::new(max_line_bytes, offset), buf: vec![0; CHUNK_BYTES], head }
+    /// Tails `file` from `offset` (a line boundary, or with `long_lines = "split"` the end of
+    /// a piece); `head` is what the file's first bytes were when the offset was decided (at
+    /// least up to `offset`, or a full fingerprint's).
+    pub fn new(file: File, offset: u64, max_line_bytes: usize, long_lines: LongLines, head: Vec<u8>) -> Tailer {
+        Tailer {
+            file,
+            framer: LineFramer::new(max_line_bytes, offset).with_long_lines(long_lines),
+            buf: vec![0; CHUNK_BYTES],
+            head,
+            may_start_mid_line: long_lines == LongLines::Split && offset > 0,
+        }
     }
 
     /// Offset after the last byte read.
@@ -85,9 +96,9 @@ impl Tailer {
     }
 
     /// Emits the bytes of an unterminated last line as a line (see
-    /// `AgentConfig::partial_line_timeout`); `None` when there are none.
-    pub fn flush_partial_line(&mut self) -> Option<Line> {
-        self.framer.flush_partial()
+    /// `AgentConfig::partial_line_timeout`) into `out`; nothing when there are none.
+    pub fn flush_partial_line(&mut self, out: &mut Vec<Line>) {
+        self.framer.flush_partial(out)
     }
 
     /// Reads up to about `max_bytes` new bytes, or reports a truncation.
@@ -98,6 +109,13 @@ impl Tailer {
             self.framer.reset(0);
             self.head.clear();
             return Ok(Polled::Truncated { size, read_offset });
+        }
+        if std::mem::take(&mut self.may_start_mid_line) && read_offset > 0 {
+            let mut before = [0u8];
+            if self.file.read_at(&mut before, read_offset - 1)? == 1 && before[0] != b'\n' {
+                // Resumed after a piece of a long line: the rest of it comes as later pieces.
+                self.framer.continue_line();
+            }
         }
         let mut lines = Vec::new();
         let mut bytes = 0u64;
@@ -148,7 +166,7 @@ mod tests {
         let path = dir.path().join("app.log");
         let mut writer = File::create(&path).expect("create");
         writer.write_all(b"one\ntwo\npar").expect("write");
-        let mut tailer = Tailer::new(File::open(&path).expect("open"), 0, 1024, Vec::new());
+        let mut tailer = Tailer::new(File::open(&path).expect("open"), 0, 1024, LongLines::Truncate, Vec::new());
         assert_eq!(read_all(&mut tailer), vec![(b"one".to_vec(), 0), (b"two".to_vec(), 4)]);
         writer.write_all(b"tial\n").expect("write");
         assert_eq!(read_all(&mut tailer), vec![(b"partial".to_vec(), 8)]);
@@ -170,7 +188,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("app.log");
         std::fs::write(&path, b"one\ntwo\n").expect("write");
-        let mut tailer = Tailer::new(File::open(&path).expect("open"), 0, 1024, Vec::new());
+        let mut tailer = Tailer::new(File::open(&path).expect("open"), 0, 1024, LongLines::Truncate, Vec::new());
         assert_eq!(read_all(&mut tailer).len(), 2);
         std::fs::write(&path, b"eleven\ntwelve\nthirteen\n").expect("rewrite, longer than before");
         assert!(matches!(tailer.poll(1 << 20).expect("poll"), Polled::Truncated { read_offset: 8, .. }));
@@ -184,7 +202,7 @@ mod tests {
         let line = "x".repeat(99) + "\n";
         std::fs::write(&path, line.repeat(2000)).expect("write");
         let head = line.as_bytes().repeat(3)[..FINGERPRINT_BYTES].to_vec();
-        let mut tailer = Tailer::new(File::open(&path).expect("open"), 100 * 1000, 1024, head);
+        let mut tailer = Tailer::new(File::open(&path).expect("open"), 100 * 1000, 1024, LongLines::Truncate, head);
         let Polled::Read { lines, at_end, .. } = tailer.poll(CHUNK_BYTES).expect("poll") else {
             panic!("not truncated")
         };
@@ -199,5 +217,18 @@ mod tests {
         }
         assert_eq!(count, 1000);
         assert_eq!(tailer.read_offset(), 200_000);
+    }
+
+    #[test]
+    fn split_mode_resumes_between_two_pieces_of_a_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("long.log");
+        std::fs::write(&path, b"0123456789\nnext\n").expect("write");
+        let head = std::fs::read(&path).expect("read");
+        let mut tailer = Tailer::new(File::open(&path).expect("open"), 4, 4, LongLines::Split, head);
+        let Polled::Read { lines, .. } = tailer.poll(1 << 20).expect("poll") else { panic!("not truncated") };
+        let view: Vec<_> = lines.iter().map(|l| (l.bytes.as_slice(), l.offset, l.piece)).collect();
+        use crate::framing::Piece::{Rest, Whole};
+        assert_eq!(view, [(&b"4567"[..], 4, Rest), (b"89", 8, Rest), (b"next", 11, Whole)]);
     }
 }

@@ -3,7 +3,8 @@
 //! The timestamp and level come from the line (see `vigil-logparse`); a line without a
 //! timestamp gets the time the agent read it and the flag `no_timestamp`. Labels and
 //! extracted fields become attributes. A line over the maximum length is stored as several
-//! events in order, each flagged `split`, so nothing is cut away.
+//! events in order, each flagged `split`, so nothing is cut away; so is a record the agent
+//! shipped as a piece of a longer line (`LogRecord::split`).
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,9 @@ pub fn enrich(record: LogRecord, kind: PayloadKind, ctx: &EnrichContext, out: &m
     let mut flags = Vec::new();
     if record.truncated {
         flags.push(LogFlag::Truncated);
+    }
+    if record.split {
+        flags.push(LogFlag::Split);
     }
     let text = match String::from_utf8(record.line) {
         Ok(text) => text,
@@ -96,7 +100,9 @@ pub fn enrich(record: LogRecord, kind: PayloadKind, ctx: &EnrichContext, out: &m
     for piece in split_at_char_boundaries(&message, ctx.max_line_bytes) {
         let mut event = base.clone();
         event.offset = base.offset + start as u64;
-        event.flags.push(LogFlag::Split);
+        if !event.flags.contains(&LogFlag::Split) {
+            event.flags.push(LogFlag::Split);
+        }
         start += piece.len();
         event.message = piece.to_string();
         out.push(event);
@@ -186,6 +192,23 @@ mod tests {
         assert_eq!(events[0].host, "h1", "the agent's host wins over the payload's");
         assert_eq!(events[0].attributes["host.name"], "db1");
         assert_eq!(events[0].attributes["status"], "503");
+    }
+
+    #[test]
+    fn a_piece_the_agent_split_is_flagged_split_once() {
+        let record = LogRecord { line: b"x".repeat(500), offset: 100, split: true, ..Default::default() };
+        let mut out = Vec::new();
+        enrich(record.clone(), PayloadKind::Lines, &EnrichContext { now_ms: NOW, max_line_bytes: 1024 }, &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].flags.contains(&LogFlag::Split), "{:?}", out[0].flags);
+
+        out.clear();
+        enrich(record, PayloadKind::Lines, &EnrichContext { now_ms: NOW, max_line_bytes: 300 }, &mut out);
+        assert_eq!(out.len(), 2, "split again by the pipeline");
+        assert!(out.iter().all(|e| e.flags.iter().filter(|f| **f == LogFlag::Split).count() == 1));
+
+        let whole = run(b"short", PayloadKind::Lines, 1024);
+        assert!(!whole[0].flags.contains(&LogFlag::Split));
     }
 
     #[test]

@@ -12,10 +12,12 @@ use std::{
 
 use serde::Deserialize;
 
+mod reading;
 mod scrape;
 mod spool;
 mod validate;
 
+pub use reading::{LongLines, MultilineConfig, Preset};
 pub use scrape::ScrapeConfig;
 pub use spool::{SpoolConfig, WhenFull};
 pub use validate::{ConfigError, ConfigErrors};
@@ -51,9 +53,12 @@ pub struct AgentConfig {
     /// How often a file that was read to its end is checked for new bytes.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
-    /// Longest line shipped whole; a longer line is cut here, flagged `truncated`, and the
-    /// rest of it up to its newline is skipped.
+    /// Longest line shipped whole; see `long_lines` for a longer one.
     pub max_line_bytes: usize,
+    /// A line over `max_line_bytes`: `truncate` (cut there, flagged `truncated`, the rest up to
+    /// its newline skipped) or `split` (shipped in pieces of at most `max_line_bytes`, each
+    /// flagged `split`).
+    pub long_lines: LongLines,
     /// A last line without its newline is shipped once the file has not grown for this
     /// long (a file whose writer ended without a final newline); "0s" waits for the newline
     /// forever. Bytes appended to it later become a new line.
@@ -96,6 +101,7 @@ impl Default for AgentConfig {
             scan_interval: Duration::from_secs(1),
             poll_interval: Duration::from_millis(250),
             max_line_bytes: 1 << 20,
+            long_lines: LongLines::Truncate,
             partial_line_timeout: Duration::from_secs(5),
             checkpoint_interval: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(5),
@@ -138,6 +144,9 @@ pub struct InputConfig {
     /// is written again (old archives next to live logs); unset: every file is read.
     #[serde(with = "humantime_serde")]
     pub ignore_older: Option<Duration>,
+    /// Lines shipped together as one event (`[agent.inputs.multiline]`); unset: every line
+    /// is its own record.
+    pub multiline: Option<MultilineConfig>,
 }
 
 /// `[agent.output]`.

@@ -16,7 +16,8 @@ pub struct SpoolConfig {
     pub after: Duration,
     /// What happens to a batch when the spool is full (or its disk is): `block` waits for
     /// room (reading pauses; the files keep the lines), `drop_newest` drops the batch and
-    /// counts its lines in the ledger as dropped (`spool_full`).
+    /// counts its lines in the ledger as dropped (`spool_full`, or `spool_write_failed` when
+    /// the disk refused the write).
     pub when_full: WhenFull,
 }
 

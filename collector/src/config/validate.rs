@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::AgentConfig;
+use crate::multiline::compile_pattern;
 
 /// One problem with a config value, naming its key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +116,27 @@ impl AgentConfig {
             if input.labels.keys().any(String::is_empty) {
                 fail(format!("{at}.labels"), "label names must not be empty");
             }
+            if let Some(multiline) = &input.multiline {
+                let at = format!("{at}.multiline");
+                let given = [multiline.preset.is_some(), multiline.start.is_some(), multiline.continuation.is_some()];
+                if given.iter().filter(|given| **given).count() != 1 {
+                    fail(at.clone(), "give exactly one of preset, start or continuation");
+                }
+                for (key, pattern) in [("start", &multiline.start), ("continuation", &multiline.continuation)] {
+                    if let Some(Err(error)) = pattern.as_deref().map(|pattern| compile_pattern(key, pattern)) {
+                        fail(format!("{at}.{key}"), &error.to_string());
+                    }
+                }
+                if multiline.flush_timeout.is_zero() {
+                    fail(format!("{at}.flush_timeout"), "must be longer than 0s");
+                }
+                if multiline.max_lines == 0 {
+                    fail(format!("{at}.max_lines"), "must be at least 1");
+                }
+                if multiline.max_bytes == 0 {
+                    fail(format!("{at}.max_bytes"), "must be at least 1");
+                }
+            }
         }
         match (&self.output.http, &self.output.kafka) {
             (None, None) => fail("agent.output".into(), "set either http = { url = ... } or kafka = { brokers = ... }"),
@@ -154,7 +176,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::{AgentFile, BatchConfig, HttpOutput, ReadFrom};
+    use crate::config::{AgentFile, BatchConfig, HttpOutput, LongLines, Preset, ReadFrom};
 
     fn parse(text: &str) -> Result<AgentConfig, String> {
         let file: AgentFile = toml::from_str(text).map_err(|error| error.to_string())?;
@@ -212,6 +234,37 @@ mod tests {
         for (from, to, key) in replaced {
             let error = parse(&MINIMAL.replace(from, to)).expect_err("invalid");
             assert!(error.contains(key), "{from:?} -> {to:?}: {error:?} does not name {key}");
+        }
+    }
+
+    #[test]
+    fn multiline_and_long_lines_parse_and_bad_patterns_name_their_key() {
+        let with = |table: &str| {
+            MINIMAL.replace("[agent.output]", &format!("[agent.inputs.multiline]\n{table}\n[agent.output]"))
+        };
+        let config = parse(&with("preset = \"java\"\nflush_timeout = \"2s\"")).expect("valid");
+        let multiline = config.inputs[0].multiline.clone().expect("set");
+        assert_eq!(
+            (multiline.preset, multiline.flush_timeout, multiline.max_lines),
+            (Some(Preset::Java), Duration::from_secs(2), 500)
+        );
+        assert_eq!(config.long_lines, LongLines::Truncate);
+        let split = parse(&MINIMAL.replace("data_dir = ", "long_lines = \"split\"\ndata_dir = ")).expect("valid");
+        assert_eq!(split.long_lines, LongLines::Split);
+
+        let cases: &[(&str, &str)] = &[
+            (r"start = '^\d{4'", r"agent.inputs[0].multiline.start: '^\d{4' is not a valid regex: "),
+            ("continuation = '('", "agent.inputs[0].multiline.continuation: '(' is not a valid regex: "),
+            ("preset = \"java\"\nstart = '^x'", "agent.inputs[0].multiline: give exactly one"),
+            ("flush_timeout = \"1s\"", "agent.inputs[0].multiline: give exactly one"),
+            ("preset = \"go\"\nmax_lines = 0", "agent.inputs[0].multiline.max_lines: must be at least 1"),
+            ("preset = \"go\"\nflush_timeout = \"0s\"", "agent.inputs[0].multiline.flush_timeout:"),
+            ("preset = \"ruby\"", "unknown variant `ruby`"),
+            ("preset = \"go\"\nnegate = true", "unknown field `negate`"),
+        ];
+        for (table, expected) in cases {
+            let error = parse(&with(table)).expect_err("invalid");
+            assert!(error.contains(expected), "{table:?}: {error:?} does not contain {expected:?}");
         }
     }
 

@@ -153,9 +153,57 @@ async fn drop_newest_drops_what_does_not_fit_and_the_ledger_accounts_for_every_l
     server.set_failing(false);
     let spooled = full.totals.spooled.lines as usize;
     eventually("the spooled lines arrive", || server.received().len() >= spooled).await;
+    eventually("the spool empties", || spool_files(&data_dir) == 0).await;
     agent.stop().await;
     let arrived = sorted_unique(server.lines_of(&app));
     assert_eq!(arrived.len(), spooled, "what was spooled arrives, what was dropped does not");
     let totals = ledger_of(&data_dir).totals;
     assert_eq!(totals.delivered.lines + dropped.lines, 200);
+}
+
+/// A size-limited tmpfs mounted on `path` until dropped; `None` where mounting is not allowed.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).expect("mount point");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", &path.display().to_string()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then(|| Tmpfs(path.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spool_on_a_full_disk_pauses_reading_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    let Some(_disk) = Tmpfs::mount(&data_dir.join("spool"), "16k") else {
+        eprintln!("skipping: mounting a tmpfs needs root (CAP_SYS_ADMIN)");
+        return;
+    };
+    let app = dir.path().join("app.log");
+    let server = IngestServer::start().await;
+    server.set_failing(true);
+    let agent = TestAgent::start(spooling_config(&server, &data_dir, &format!("{}/*.log", dir.path().display())));
+    let lines = numbered("on a full disk", 0, 600);
+    append(&app, &lines);
+    eventually("the spool's disk fills", || ledger_of(&data_dir).totals.spooled.lines >= 10).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let checkpoint = checkpoint_of(&data_dir, &app).map_or(0, |c| c.offset);
+    assert!(checkpoint < lines.len() as u64, "reading paused at {checkpoint} of {} bytes", lines.len());
+    assert!(ledger_of(&data_dir).totals.dropped.is_empty(), "nothing dropped under the default policy");
+
+    server.set_failing(false);
+    eventually("every line arrives", || server.received().len() >= 600).await;
+    agent.stop().await;
+    assert_in_order_once(&server, &lines);
 }

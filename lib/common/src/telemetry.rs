@@ -8,7 +8,9 @@ use tracing_subscriber::EnvFilter;
 /// Installs the tracing subscriber: `RUST_LOG` if set, else `default_filter`. Safe to call twice.
 pub fn init_tracing(default_filter: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    // Colours only on a terminal: piped into journald or a file, escape codes are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).try_init();
 }
 
 /// The process-wide Prometheus recorder; installed on first call, shared afterwards, so tests

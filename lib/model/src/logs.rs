@@ -50,6 +50,12 @@ pub struct LogRecord {
     /// Empty when unknown (third-party producers): then no de-duplication happens.
     #[prost(string, tag = "9")]
     pub stream: String,
+    /// True when the record is one piece of something longer that the agent shipped in
+    /// pieces, in order, each at the offset of its first byte: a line over the agent's
+    /// `max_line_bytes` (with `long_lines = "split"`), or a multiline event cut at its limits.
+    /// The pieces' bytes, concatenated (for a cut event: joined with `\n`), are the original.
+    #[prost(bool, tag = "10")]
+    pub split: bool,
 }
 
 /// Severity, normalised from the many spellings logs use.
@@ -108,8 +114,9 @@ pub enum LogFlag {
     MalformedJson,
     /// The bus message could not be decoded at all; its bytes are kept as the message.
     Undecodable,
-    /// The line was longer than the pipeline's maximum and was stored as several events,
-    /// in order, each carrying this flag.
+    /// The line was longer than a maximum and was stored as several events, in order, each
+    /// carrying this flag: cut by the agent (`LogRecord::split`, one record per piece) or by
+    /// the pipeline (longer than its `max_line_bytes`).
     Split,
 }
 
@@ -164,6 +171,7 @@ mod tests {
                 labels: [("env".to_string(), "prod".to_string())].into(),
                 truncated: false,
                 stream: "dev1:ino2:0".into(),
+                split: true,
             }],
         };
         let bytes = batch.encode_to_vec();

@@ -16,7 +16,7 @@ pub struct Corpus {
 
 /// Every log file under `logs_dir` except ground-truth CSVs, docs and the NGINX status JSON
 /// (metrics snapshots, not logs).
-fn source_files(logs_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn source_files(logs_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut stack = vec![logs_dir.to_path_buf()];
     while let Some(dir) = stack.pop() {

@@ -9,7 +9,7 @@
 //!
 //! Prints a table, then one JSON line with every figure and ratio.
 
-mod corpus;
+pub(super) mod corpus;
 mod freshness;
 mod ingest;
 
