@@ -115,12 +115,20 @@ pub fn place(
         return Ok((checkpoint, head, Placement::Continued { from }));
     }
     if may_wait && restarted.is_none() {
-        let live: Vec<Retired> =
-            state.entries.values().filter(|c| c.id() != candidate.id).filter_map(Checkpoint::retired).collect();
-        if let Some((lineage, _)) = copied_lineage(candidate, fingerprint, live)? {
-            let of = state.entries.values().find(|c| c.stream == lineage.stream).map(Checkpoint::id);
-            let of = of.expect("a live lineage comes from an entry");
-            return Ok((candidate.checkpoint(String::new(), 0, None, None), head, Placement::Wait { of }));
+        // Only the first bytes are compared: a copy still being written (shorter than the
+        // position read in its original, or than its fingerprint, even empty) waits too,
+        // rather than being read whole.
+        for live in state.entries.values().filter(|c| c.id() != candidate.id) {
+            let Some(theirs) = live.fingerprint.filter(|f| f.len > 0) else { continue };
+            let same_start = if head.len() >= theirs.len as usize {
+                theirs == fingerprint || theirs.matches(candidate.file)?
+            } else {
+                File::open(&live.path).and_then(|file| first_bytes(&file, head.len())).is_ok_and(|bytes| bytes == head)
+            };
+            if same_start {
+                let of = live.id();
+                return Ok((candidate.checkpoint(String::new(), 0, None, None), head, Placement::Wait { of }));
+            }
         }
     }
     let offset = if from_end && restarted.is_none() { candidate.size } else { 0 };
@@ -326,9 +334,28 @@ mod tests {
 
         // A copy of a live file that is never truncated (`cp`) is read whole once it stops waiting.
         std::fs::copy(dir.dir.path().join("other.log"), dir.dir.path().join("other-copy.log")).expect("copy");
-        assert_eq!(dir.place_or_wait(&store, "other-copy.log", true).1, Placement::Wait { of: other.id() });
+        let placement = dir.place_or_wait(&store, "other-copy.log", true).1;
+        assert!(matches!(placement, Placement::Wait { .. }), "{placement:?}");
         let (copy, placement) = dir.place(&store, "other-copy.log");
         assert_eq!((placement, copy.offset), (Placement::New, 0));
+    }
+
+    #[test]
+    fn a_copy_still_being_written_waits_instead_of_being_read_whole() {
+        let dir = Dir::new();
+        let store = CheckpointStore::open(dir.dir.path()).expect("store");
+        let text = lines("first");
+        dir.write("app.log", &text);
+        let (original, _) = dir.place(&store, "app.log");
+        acknowledge(&store, &original, 300, 285, "first line 019");
+        // Just created by the copy, nothing in it yet: it waits too.
+        dir.write("app.log.2", "");
+        assert_eq!(dir.place_or_wait(&store, "app.log.2", true).1, Placement::Wait { of: original.id() });
+        dir.write("app.log.3", &text[..100]);
+        assert_eq!(dir.place_or_wait(&store, "app.log.3", true).1, Placement::Wait { of: original.id() });
+        // Half copied: shorter than the position read in the original.
+        dir.write("app.log.1", &text[..270]);
+        assert_eq!(dir.place_or_wait(&store, "app.log.1", true).1, Placement::Wait { of: original.id() });
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub fn producer(output: &KafkaOutput) -> anyhow::Result<Producer> {
     let mut config = KafkaConfig::new(output.brokers.clone());
     config.compression = output.compression.clone();
     config.properties = output.properties.clone();
+    // An agent batch is already whole when it is sent and a file has one in flight: waiting
+    // for more (librdkafka's linger) only adds its delay to every batch. Measured with
+    // `vigil bench agent`: 35 MiB/s with linger.ms=5, 137 MiB/s with 0.
+    config.properties.entry("linger.ms".to_string()).or_insert_with(|| "0".to_string());
     let producer = KafkaProducer::new(&config)
         .map_err(|error| anyhow::anyhow!("agent.output.kafka: failed to create the producer: {error}"))?;
     Ok(Producer::Kafka(producer))

@@ -65,7 +65,10 @@ async fn unreadable_looping_and_replaced_paths_are_logged_once_counted_and_skipp
     } else {
         Command::new(agent_bin)
     };
-    let mut agent = command.args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start the agent");
+    let log_path = dir.path().join("agent.log");
+    let log_file = std::fs::File::create(&log_path).expect("log file");
+    let mut agent = command.args(args).stdout(log_file).stderr(Stdio::inherit()).spawn().expect("start the agent");
+    let log_so_far = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let metrics_url = format!("http://127.0.0.1:{port}/metrics");
 
     eventually("the readable file arrives", || server.lines_of(&good).len() == 10).await;
@@ -77,7 +80,11 @@ async fn unreadable_looping_and_replaced_paths_are_logged_once_counted_and_skipp
             if counted == count {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "{problem} counted {counted} times, not {count}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{problem} counted {counted} times, not {count}:\n{}",
+                log_so_far()
+            );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
@@ -100,15 +107,8 @@ async fn unreadable_looping_and_replaced_paths_are_logged_once_counted_and_skipp
 
     // SAFETY: kill(2) on the child we spawned.
     unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
-    let output = tokio::task::spawn_blocking(move || {
-        let status = agent.wait().expect("wait");
-        let mut log = String::new();
-        std::io::Read::read_to_string(agent.stdout.as_mut().expect("piped"), &mut log).expect("read log");
-        (status, log)
-    })
-    .await
-    .expect("join");
-    let (status, log) = output;
+    let status = tokio::task::spawn_blocking(move || agent.wait().expect("wait")).await.expect("join");
+    let log = log_so_far();
     assert!(status.success(), "the agent exits cleanly:\n{log}");
     let secret_name = secret.display().to_string();
     let secret_lines = log.lines().filter(|line| line.contains(&secret_name) && line.contains("cannot open")).count();

@@ -85,6 +85,8 @@ pub async fn run(args: BaselineArgs) -> anyhow::Result<()> {
     let mut config = KafkaConfig::new(args.brokers.clone());
     config.compression = args.compression.clone();
     config.properties = args.producer_properties.iter().cloned().collect();
+    // The agent's producer default (collector/src/ship/kafka.rs): same settings on both sides.
+    config.properties.entry("linger.ms".to_string()).or_insert_with(|| "0".to_string());
     let producer = KafkaProducer::new(&config).context("failed to create the producer")?;
     // As the agent: the next batch is encoded while one is in flight.
     let (tx, mut rx) = mpsc::channel(1);
