@@ -264,7 +264,7 @@ fn write(path: &Path, file: &LedgerFile) -> std::io::Result<()> {
     fs::rename(&tmp, path)
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 

@@ -2,13 +2,9 @@
 //! JSON with `--json`. It reads the file the agent writes with its checkpoints, so it works
 //! whether the agent runs or not.
 
-use std::{
-    fmt::Write as _,
-    path::Path,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{fmt::Write as _, path::Path};
 
-use crate::ledger::{self, Account, Count, LedgerFile};
+use crate::ledger::{self, now_ms, Account, Count, LedgerFile};
 
 /// Prints the ledger of `data_dir`; the error names the file and what to do.
 pub fn print(data_dir: &Path, json: bool) -> Result<(), String> {
@@ -80,10 +76,6 @@ fn row(name: &str, account: &Account) -> [String; 6] {
         cell(account.dropped_total()),
         cell(account.pending()),
     ]
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
