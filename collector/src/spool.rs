@@ -247,10 +247,11 @@ fn write_durably(path: &Path, contents: &[u8]) -> io::Result<()> {
     written
 }
 
+/// Only the header line: at start every spooled file is looked at, and payloads can be large.
 fn read_header(path: &Path) -> Option<Header> {
-    let contents = fs::read(path).ok()?;
-    let newline = contents.iter().position(|&b| b == b'\n')?;
-    serde_json::from_slice(&contents[..newline]).ok()
+    let mut line = Vec::new();
+    io::BufRead::read_until(&mut io::BufReader::new(fs::File::open(path).ok()?), b'\n', &mut line).ok()?;
+    serde_json::from_slice(line.strip_suffix(b"\n")?).ok()
 }
 
 fn read_spooled(path: &Path, seq: u64) -> Result<Spooled, String> {
