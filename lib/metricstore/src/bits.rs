@@ -108,6 +108,24 @@ impl<'a> BitReader<'a> {
         Some((window << offset) >> (64 - u32::from(count)))
     }
 
+    /// The next bits, first at the top of the word, and how many of them are real (up to 64:
+    /// fewer near the end, and at least 57 elsewhere), without moving. With [`BitReader::skip`]
+    /// a decoder can take several fields from one load.
+    pub fn peek(&self) -> (u64, u32) {
+        let offset = self.position % 8;
+        let left = (self.bytes.len() * 8).saturating_sub(self.position);
+        let valid = (64 - offset).min(left) as u32;
+        if valid == 0 {
+            return (0, 0);
+        }
+        (self.window(self.position / 8) << offset, valid)
+    }
+
+    /// Moves past `count` bits that [`BitReader::peek`] showed.
+    pub fn skip(&mut self, count: u32) {
+        self.position += count as usize;
+    }
+
     fn window(&self, index: usize) -> u64 {
         match self.bytes.get(index..index + 8) {
             Some(bytes) => u64::from_be_bytes(bytes.try_into().expect("8 bytes")),

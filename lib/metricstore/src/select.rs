@@ -5,7 +5,7 @@
 //! query that reduces each series as it comes never holds all their samples at once.
 
 use std::{
-    collections::BTreeMap,
+    collections::HashMap,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc, OnceLock,
@@ -58,7 +58,9 @@ pub fn plan(
     max_time: i64,
     hints: &SelectHints,
 ) -> Plan {
-    let mut found: BTreeMap<Labels, Vec<Part>> = BTreeMap::new();
+    // By labels (hashed once, when they were made); sorted once at the end, which costs less
+    // than keeping a sorted map of label sets along the way.
+    let mut found: HashMap<Labels, Vec<Part>> = HashMap::new();
     // The stretches no tier block covers are read raw.
     let mut raw_ranges = vec![(min_time, max_time)];
     if let Some((resolution, aggregate)) = tier_for(hints) {
@@ -84,7 +86,10 @@ pub fn plan(
             found.entry(labels.clone()).or_default().push(Part::Head { id: *id, from, to });
         }
     }
-    Plan { series: found.into_iter().collect(), span_ms: max_time.saturating_sub(min_time) }
+    let mut series: Vec<(Labels, Vec<Part>)> = found.into_iter().collect();
+    // Label sets are unique keys: an unstable sort gives the one order, without a buffer.
+    series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Plan { series, span_ms: max_time.saturating_sub(min_time) }
 }
 
 /// Plans with less to decode than this many series-hours are read on the calling thread:

@@ -93,22 +93,38 @@ pub fn combine(op: &str, values: &mut [f64], param: Option<f64>) -> f64 {
 /// (and the metric name). With `by (__name__)` a name set aside to be dropped still groups
 /// (Prometheus 3); the bool says this sample's name was set aside.
 pub fn group_key(labels: &Labels, modifier: Option<&LabelModifier>) -> Result<(Labels, bool), QueryError> {
-    let key = match modifier {
-        None => return Ok((Labels::default(), false)),
+    let (pairs, dropped) = group_pairs(labels, modifier);
+    Ok((key_labels(&pairs)?, dropped))
+}
+
+/// The pairs [`group_key`] makes its key of, borrowed from `labels`, in one order for every
+/// series: equal pairs mean the same group, so many series can be grouped before any key is
+/// built.
+pub fn group_pairs<'a>(labels: &'a Labels, modifier: Option<&LabelModifier>) -> (Vec<(&'a str, &'a str)>, bool) {
+    match modifier {
+        None => (Vec::new(), false),
         Some(LabelModifier::Include(by)) => {
             let name = by.labels.iter().any(|l| l == "__name__").then(|| labels.name_for_grouping()).flatten();
-            let named = name.map(|(name, _)| ("__name__", name));
             let others =
                 labels.iter().filter(|(label, _)| *label != "__name__" && by.labels.iter().any(|l| l == label));
-            let key = Labels::unchecked(others.chain(named)).map_err(|error| execution(error.to_string()))?;
-            return Ok((key, name.is_some_and(|(_, dropped)| dropped)));
+            let pairs = others.chain(name.map(|(name, _)| ("__name__", name))).collect();
+            (pairs, name.is_some_and(|(_, dropped)| dropped))
         }
-        Some(LabelModifier::Exclude(without)) => Labels::unchecked(labels.iter().filter(|(name, _)| {
-            *name != "__name__" && *name != DROPPED_NAME && !without.labels.iter().any(|l| l == name)
-        }))
-        .map_err(|error| execution(error.to_string()))?,
-    };
-    Ok((key, false))
+        Some(LabelModifier::Exclude(without)) => {
+            let kept = labels.iter().filter(|(name, _)| {
+                *name != "__name__" && *name != DROPPED_NAME && !without.labels.iter().any(|l| l == name)
+            });
+            (kept.collect(), false)
+        }
+    }
+}
+
+/// A group's key from its pairs (see [`group_pairs`]).
+pub fn key_labels(pairs: &[(&str, &str)]) -> Result<Labels, QueryError> {
+    if pairs.is_empty() {
+        return Ok(Labels::default());
+    }
+    Labels::unchecked(pairs.iter().copied()).map_err(|error| execution(error.to_string()))
 }
 
 /// A group's labels: its key, with the name set aside when any member's was.

@@ -14,6 +14,7 @@ mod eval;
 mod functions;
 mod histogram;
 mod over_time;
+mod parse_cache;
 mod position;
 mod range;
 mod value;
@@ -28,9 +29,11 @@ use vigil_metricstore::Labels;
 /// Parses `query`; an error says where (`at 1:16: unclosed left parenthesis`) when the
 /// place can be told.
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
-    promql_parser::parser::parse(query).map_err(|message| match position::locate(query, &message) {
-        Some((line, column)) => QueryError::Parse(format!("at {line}:{column}: {message}")),
-        None => QueryError::Parse(message),
+    parse_cache::parse_cached(query, promql_parser::parser::parse).map_err(|message| {
+        match position::locate(query, &message) {
+            Some((line, column)) => QueryError::Parse(format!("at {line}:{column}: {message}")),
+            None => QueryError::Parse(message),
+        }
     })
 }
 

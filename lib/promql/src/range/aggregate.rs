@@ -3,14 +3,14 @@
 //! step); then each group's members are combined step by step with the same functions the
 //! per-step evaluator uses, in the same order, so the results are the same to the bit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use promql_parser::parser::LabelModifier;
 use vigil_metricstore::Labels;
 
 use super::columns::{Column, Steps};
 use crate::{
-    aggregate::{combine, group_key, group_labels},
+    aggregate::{combine, group_labels, group_pairs, key_labels},
     error::QueryError,
     histogram::{bucket, duplicate_bucket, quantile_of_buckets},
 };
@@ -24,13 +24,25 @@ pub fn combine_groups(
     input: &[Column],
     steps: Steps,
 ) -> Result<Vec<Column>, QueryError> {
-    let mut groups: BTreeMap<Labels, (Vec<&Column>, bool)> = BTreeMap::new();
+    // Grouped by the borrowed pairs of each key; a key's labels are built once per group,
+    // not once per member, and the groups sorted once.
+    let mut positions: HashMap<Vec<(&str, &str)>, usize> = HashMap::new();
+    let mut found: Vec<(Vec<&Column>, bool)> = Vec::new();
     for column in input {
-        let (key, dropped) = group_key(&column.labels, modifier)?;
-        let group = groups.entry(key).or_default();
-        group.0.push(column);
-        group.1 |= dropped;
+        let (pairs, dropped) = group_pairs(&column.labels, modifier);
+        let at = *positions.entry(pairs).or_insert_with(|| {
+            found.push((Vec::new(), false));
+            found.len() - 1
+        });
+        found[at].0.push(column);
+        found[at].1 |= dropped;
     }
+    let mut groups: Vec<(Labels, (Vec<&Column>, bool))> = Vec::with_capacity(found.len());
+    for (pairs, at) in positions {
+        groups.push((key_labels(&pairs)?, std::mem::take(&mut found[at])));
+    }
+    // Keys are unique: an unstable sort gives the one order.
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut values: Vec<f64> = Vec::new();
     Ok(groups
         .into_iter()
