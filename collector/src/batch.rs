@@ -10,10 +10,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use prost::Message;
-use vigil_model::{LogBatch, LogRecord, LOG_BATCH_SCHEMA_VERSION};
-
-use crate::{checkpoint::LineMark, config::BatchConfig, file_task::Reading, fingerprint::Fingerprint, framing::Line};
+use crate::{
+    checkpoint::LineMark,
+    config::BatchConfig,
+    file_task::Reading,
+    fingerprint::Fingerprint,
+    framing::Line,
+    record_encoding::{append_record, batch_header, record_size, RecordFields, SharedFields},
+};
 
 /// What a file task knows of its input: what every record carries besides its line, and how
 /// the lines are read.
@@ -41,13 +45,20 @@ pub struct Batch {
     pub payload: Vec<u8>,
 }
 
-/// Collects the lines of one stream.
+/// Collects the lines of one stream, encoding each as it comes (see `record_encoding.rs`).
 #[derive(Debug)]
 pub struct BatchBuilder {
     limits: BatchConfig,
     stream: String,
-    records: Vec<LogRecord>,
-    bytes: usize,
+    service: String,
+    host: String,
+    labels: BTreeMap<String, String>,
+    /// The encoded fields every record shares, and the source they were made for (a file
+    /// renamed while it is read changes its source).
+    shared: Option<(String, SharedFields)>,
+    /// The `LogBatch` encoded so far; empty when no line is in it.
+    payload: Vec<u8>,
+    lines: u64,
     file_bytes: u64,
     end_offset: u64,
     last_line: Option<LineMark>,
@@ -55,12 +66,16 @@ pub struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    pub fn new(limits: BatchConfig, stream: String) -> BatchBuilder {
+    pub fn new(limits: BatchConfig, stream: String, template: &RecordTemplate) -> BatchBuilder {
         BatchBuilder {
             limits,
             stream,
-            records: Vec::new(),
-            bytes: 0,
+            service: template.service.clone(),
+            host: template.host.clone(),
+            labels: template.labels.clone(),
+            shared: None,
+            payload: Vec::new(),
+            lines: 0,
             file_bytes: 0,
             end_offset: 0,
             last_line: None,
@@ -69,41 +84,38 @@ impl BatchBuilder {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.lines == 0
     }
 
     /// Adds a line (or multiline event, or piece of a long line); returns the batch built so
     /// far first when the line would not fit in it.
-    pub fn push(
-        &mut self,
-        line: Line,
-        source: &str,
-        template: &RecordTemplate,
-        read_time_ms: i64,
-        now: Instant,
-    ) -> Option<Batch> {
+    pub fn push(&mut self, line: Line, source: &str, read_time_ms: i64, now: Instant) -> Option<Batch> {
         // The mark must describe bytes the file holds at `offset`: a line's bytes are its
         // file bytes (less a trailing `\r`), and so are an event's up to its first `\n` (its
         // lines were joined with `\n`, each maybe without its `\r`).
         let first_line = line.bytes.split(|&byte| byte == b'\n').next().unwrap_or_default();
         let mark = LineMark { offset: line.offset, fingerprint: Fingerprint::of_bytes(first_line) };
-        let record = LogRecord {
-            line: line.bytes,
-            service: template.service.clone(),
-            host: template.host.clone(),
-            source: source.to_string(),
+        if self.shared.as_ref().is_none_or(|(made_for, _)| made_for != source) {
+            let shared = SharedFields::new(&self.service, &self.host, source, &self.labels, &self.stream);
+            self.shared = Some((source.to_string(), shared));
+        }
+        let fields = RecordFields {
+            line: &line.bytes,
             offset: line.offset,
             read_time_ms,
-            labels: template.labels.clone(),
             truncated: line.truncated,
-            stream: self.stream.clone(),
             split: line.piece.is_split(),
         };
-        let size = record.encoded_len() + 4;
+        let shared = &self.shared.as_ref().expect("made above").1;
+        let size = record_size(shared, &fields);
         let full_before =
-            if !self.records.is_empty() && self.bytes + size > self.limits.max_bytes { self.take() } else { None };
-        self.records.push(record);
-        self.bytes += size;
+            if !self.is_empty() && self.payload.len() + size > self.limits.max_bytes { self.take() } else { None };
+        let shared = &self.shared.as_ref().expect("made above").1;
+        if self.payload.is_empty() {
+            batch_header(&mut self.payload);
+        }
+        append_record(shared, &fields, &mut self.payload);
+        self.lines += 1;
         self.file_bytes += line.end_offset - line.offset;
         self.end_offset = line.end_offset;
         self.last_line = Some(mark);
@@ -113,7 +125,7 @@ impl BatchBuilder {
 
     /// The batch reached `max_lines` or `max_bytes`.
     pub fn is_full(&self) -> bool {
-        self.records.len() >= self.limits.max_lines || self.bytes >= self.limits.max_bytes
+        self.lines >= self.limits.max_lines as u64 || self.payload.len() >= self.limits.max_bytes
     }
 
     /// How long until the oldest line has waited `linger`; `None` when empty.
@@ -123,19 +135,18 @@ impl BatchBuilder {
 
     /// Takes the collected lines as an encoded batch (`None` when empty).
     pub fn take(&mut self) -> Option<Batch> {
-        if self.records.is_empty() {
+        if self.is_empty() {
             return None;
         }
-        let records = std::mem::take(&mut self.records);
-        let lines = records.len() as u64;
-        let payload = LogBatch { schema_version: LOG_BATCH_SCHEMA_VERSION, records }.encode_to_vec();
-        self.bytes = 0;
+        // The next batch starts with room for as much as this one held.
+        let capacity = self.payload.len();
+        let payload = std::mem::replace(&mut self.payload, Vec::with_capacity(capacity));
         self.first_at = None;
         Some(Batch {
             stream: self.stream.clone(),
             end_offset: self.end_offset,
             last_line: self.last_line,
-            lines,
+            lines: std::mem::take(&mut self.lines),
             file_bytes: std::mem::take(&mut self.file_bytes),
             payload,
         })
@@ -144,6 +155,9 @@ impl BatchBuilder {
 
 #[cfg(test)]
 mod tests {
+    use prost::Message;
+    use vigil_model::{LogBatch, LOG_BATCH_SCHEMA_VERSION};
+
     use super::*;
     use crate::framing::Piece;
 
@@ -169,15 +183,15 @@ mod tests {
 
     fn builder(max_lines: usize, max_bytes: usize) -> BatchBuilder {
         let limits = BatchConfig { max_lines, max_bytes, linger: Duration::from_millis(200) };
-        BatchBuilder::new(limits, "1:2:0".into())
+        BatchBuilder::new(limits, "1:2:0".into(), &template())
     }
 
     #[test]
     fn batch_decodes_to_records_with_stream_and_offsets() {
         let mut builder = builder(10, 1 << 20);
         let now = Instant::now();
-        assert!(builder.push(line("a", 0), "/x.log", &template(), 7, now).is_none());
-        assert!(builder.push(line("bb", 2), "/x.log", &template(), 7, now).is_none());
+        assert!(builder.push(line("a", 0), "/x.log", 7, now).is_none());
+        assert!(builder.push(line("bb", 2), "/x.log", 7, now).is_none());
         let batch = builder.take().expect("two lines");
         assert_eq!((batch.lines, batch.end_offset, batch.stream.as_str()), (2, 5, "1:2:0"));
         let mark = LineMark { offset: 2, fingerprint: Fingerprint::of_bytes(b"bb") };
@@ -195,15 +209,15 @@ mod tests {
     fn fills_by_lines_and_by_bytes() {
         let mut by_lines = builder(2, 1 << 20);
         let now = Instant::now();
-        by_lines.push(line("a", 0), "/x", &template(), 0, now);
+        by_lines.push(line("a", 0), "/x", 0, now);
         assert!(!by_lines.is_full());
-        by_lines.push(line("b", 2), "/x", &template(), 0, now);
+        by_lines.push(line("b", 2), "/x", 0, now);
         assert!(by_lines.is_full());
 
         let mut by_bytes = builder(1000, 150);
         let long = "x".repeat(60);
-        assert!(by_bytes.push(line(&long, 0), "/x", &template(), 0, now).is_none());
-        let first = by_bytes.push(line(&long, 61), "/x", &template(), 0, now).expect("second line does not fit");
+        assert!(by_bytes.push(line(&long, 0), "/x", 0, now).is_none());
+        let first = by_bytes.push(line(&long, 61), "/x", 0, now).expect("second line does not fit");
         assert_eq!((first.lines, first.end_offset), (1, 61));
         assert!(first.payload.len() <= 150);
     }
@@ -214,22 +228,16 @@ mod tests {
         let now = Instant::now();
         // Read from "boom\r\n\tat x\r\n": the file holds "boom\r\n..." at 0, not "boom\n\tat x".
         let event = Line { bytes: b"boom\n\tat x".to_vec(), end_offset: 13, ..line("", 0) };
-        builder.push(event, "/x", &template(), 0, now);
+        builder.push(event, "/x", 0, now);
         let piece = Line { piece: Piece::First, end_offset: 17, ..line("abcd", 13) };
-        builder.push(piece, "/x", &template(), 0, now);
+        builder.push(piece, "/x", 0, now);
         let batch = builder.take().expect("two records");
         assert_eq!(batch.end_offset, 17);
         assert_eq!(batch.last_line, Some(LineMark { offset: 13, fingerprint: Fingerprint::of_bytes(b"abcd") }));
         let decoded = LogBatch::decode(batch.payload.as_slice()).expect("valid protobuf");
         assert_eq!(decoded.records.iter().map(|r| r.split).collect::<Vec<_>>(), [false, true]);
 
-        builder.push(
-            Line { bytes: b"boom\n\tat x".to_vec(), end_offset: 13, ..line("", 0) },
-            "/x",
-            &template(),
-            0,
-            now,
-        );
+        builder.push(Line { bytes: b"boom\n\tat x".to_vec(), end_offset: 13, ..line("", 0) }, "/x", 0, now);
         let mark = builder.take().expect("one record").last_line.expect("marked");
         assert_eq!(mark, LineMark { offset: 0, fingerprint: Fingerprint::of_bytes(b"boom") }, "the first line's bytes");
     }
@@ -239,8 +247,8 @@ mod tests {
         let mut builder = builder(10, 1 << 20);
         let start = Instant::now();
         assert_eq!(builder.due_in(start), None);
-        builder.push(line("a", 0), "/x", &template(), 0, start);
-        builder.push(line("b", 2), "/x", &template(), 0, start + Duration::from_millis(150));
+        builder.push(line("a", 0), "/x", 0, start);
+        builder.push(line("b", 2), "/x", 0, start + Duration::from_millis(150));
         assert_eq!(builder.due_in(start + Duration::from_millis(150)), Some(Duration::from_millis(50)));
         assert_eq!(builder.due_in(start + Duration::from_secs(1)), Some(Duration::ZERO));
     }
