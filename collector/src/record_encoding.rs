@@ -108,7 +108,7 @@ fn put_varint(mut value: u64, out: &mut Vec<u8>) {
 
 fn varint_len(value: u64) -> usize {
     // 7 bits per byte; 0 still takes one.
-    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[cfg(test)]
