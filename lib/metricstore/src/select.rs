@@ -4,12 +4,9 @@
 //! anything; [`Plan::map`] then decodes and merges one series at a time and maps it, so a
 //! query that reduces each series as it comes never holds all their samples at once.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, OnceLock,
-    },
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Arc, OnceLock,
 };
 
 use crate::{
@@ -43,7 +40,10 @@ enum Part {
 /// Per matching series in label order, its parts from the oldest source to the newest (the
 /// order [`merge_samples`] wants: on a shared timestamp the newer source wins).
 pub struct Plan {
-    series: Vec<(Labels, Vec<Part>)>,
+    /// Every part with its series' labels, sorted by labels; a series' parts are adjacent.
+    parts: Vec<(Labels, Part)>,
+    /// Each series' stretch of `parts`, in label order.
+    series: Vec<std::ops::Range<usize>>,
     /// The time range read, in ms: with the series count, how much there is to decode.
     span_ms: i64,
 }
@@ -58,9 +58,10 @@ pub fn plan(
     max_time: i64,
     hints: &SelectHints,
 ) -> Plan {
-    // By labels (hashed once, when they were made); sorted once at the end, which costs less
-    // than keeping a sorted map of label sets along the way.
-    let mut found: HashMap<Labels, Vec<Part>> = HashMap::new();
+    // Parts in the order their sources are read (oldest first), then sorted by labels once:
+    // the sort is stable, so each series keeps that order. One list, not a map of lists: a
+    // 5 m instant query over a few hundred series spent a sixth of its time building the map.
+    let mut parts: Vec<(Labels, Part)> = Vec::new();
     // The stretches no tier block covers are read raw.
     let mut raw_ranges = vec![(min_time, max_time)];
     if let Some((resolution, aggregate)) = tier_for(hints) {
@@ -68,8 +69,7 @@ pub fn plan(
         for (index, block) in blocks.iter().enumerate().filter(|(_, b)| b.meta.resolution_ms == resolution) {
             let (from, to) = (min_time.max(block.meta.min_time), max_time.min(block.meta.max_time - 1));
             for (id, labels) in block.matching(matchers, from, to) {
-                let part = Part::Block { block: index, id, from, to, aggregate: Some(aggregate) };
-                found.entry(labels).or_default().push(part);
+                parts.push((labels, Part::Block { block: index, id, from, to, aggregate: Some(aggregate) }));
             }
             covered.push((block.meta.min_time, block.meta.max_time));
         }
@@ -79,17 +79,23 @@ pub fn plan(
     for (from, to) in raw_ranges {
         for (index, block) in blocks.iter().enumerate().filter(|(_, b)| b.meta.resolution_ms == 0) {
             for (id, labels) in block.matching(matchers, from, to) {
-                found.entry(labels).or_default().push(Part::Block { block: index, id, from, to, aggregate: None });
+                parts.push((labels, Part::Block { block: index, id, from, to, aggregate: None }));
             }
         }
         for (id, labels) in &in_head {
-            found.entry(labels.clone()).or_default().push(Part::Head { id: *id, from, to });
+            parts.push((labels.clone(), Part::Head { id: *id, from, to }));
         }
     }
-    let mut series: Vec<(Labels, Vec<Part>)> = found.into_iter().collect();
-    // Label sets are unique keys: an unstable sort gives the one order, without a buffer.
-    series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    Plan { series, span_ms: max_time.saturating_sub(min_time) }
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut series = Vec::new();
+    let mut start = 0;
+    for end in 1..=parts.len() {
+        if end == parts.len() || parts[end].0 != parts[start].0 {
+            series.push(start..end);
+            start = end;
+        }
+    }
+    Plan { parts, series, span_ms: max_time.saturating_sub(min_time) }
 }
 
 /// Plans with less to decode than this many series-hours are read on the calling thread:
@@ -105,9 +111,13 @@ impl Plan {
     /// series without samples in the range are left out. Large plans are read on every core:
     /// decoding is most of a long-range query's time, and each series is read on its own.
     pub fn map<T: Send>(&self, head: &Head, blocks: &[Arc<Block>], map: impl Fn(SeriesSamples) -> T + Sync) -> Vec<T> {
-        let read = |(labels, parts): &(Labels, Vec<Part>)| {
-            let samples = merge_samples(parts.iter().map(|part| read_part(head, blocks, *part)).collect());
-            (!samples.is_empty()).then(|| map(SeriesSamples { labels: labels.clone(), samples }))
+        let read = |range: &std::ops::Range<usize>| {
+            let parts = &self.parts[range.clone()];
+            let samples = match parts {
+                [(_, part)] => read_part(head, blocks, *part),
+                _ => merge_samples(parts.iter().map(|(_, part)| read_part(head, blocks, *part)).collect()),
+            };
+            (!samples.is_empty()).then(|| map(SeriesSamples { labels: parts[0].0.clone(), samples }))
         };
         let threads = cores();
         let series_hours = (self.series.len() as i64).saturating_mul(self.span_ms / 60_000) / 60;

@@ -39,8 +39,12 @@ pub fn over_range(
     function: WindowFunction,
 ) -> Option<Column> {
     // The samples as two columns, without stale markers (a range function skips them).
-    let (times, values): (Vec<i64>, Vec<f64>) =
-        series.samples.into_iter().filter(|(_, value)| !is_stale(*value)).unzip();
+    // Sized up front: an unzip through a filter grows both lists step by step.
+    let (mut times, mut values) = (Vec::with_capacity(series.samples.len()), Vec::with_capacity(series.samples.len()));
+    for (time, value) in series.samples.into_iter().filter(|(_, value)| !is_stale(*value)) {
+        times.push(time);
+        values.push(value);
+    }
     let labels = if function.keeps_name() { series.labels } else { series.labels.with_name_dropped() };
     if let Some(larger) = function.extreme() {
         return Column::non_empty(labels, sliding_extreme(&times, &values, steps, offset, range, larger));
