@@ -55,7 +55,6 @@ impl BitWriter {
     }
 
     /// Total bits written.
-    #[cfg(test)]
     pub fn len_bits(&self) -> usize {
         if self.used == 0 {
             self.bytes.len() * 8
@@ -76,6 +75,11 @@ pub struct BitReader<'a> {
 impl<'a> BitReader<'a> {
     pub fn new(bytes: &'a [u8]) -> BitReader<'a> {
         BitReader { bytes, position: 0 }
+    }
+
+    /// A reader already `position` bits into `bytes` (where an earlier read stopped).
+    pub fn at(bytes: &'a [u8], position: usize) -> BitReader<'a> {
+        BitReader { bytes, position }
     }
 
     pub fn read_bit(&mut self) -> Option<bool> {

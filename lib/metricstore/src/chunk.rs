@@ -119,6 +119,11 @@ pub fn encode_all(samples: impl IntoIterator<Item = (i64, f64)>, cut_every: i64)
 #[derive(Debug, Clone)]
 pub struct ChunkEncoder {
     bits: BitWriter,
+    /// Where a reader can start instead of at the first sample: the decoder's state after
+    /// every [`RESUME_EVERY`]th sample (the first `resume_points` are set). A query for the
+    /// last minutes of a series reads only the end of its open chunk, not all of it.
+    resume: [ResumePoint; RESUME_POINTS],
+    resume_points: u8,
     count: u16,
     min_time: i64,
     last_time: i64,
@@ -129,10 +134,29 @@ pub struct ChunkEncoder {
     trailing: u8,
 }
 
+/// Samples between two resume points of an open chunk: a read past one decodes at most this
+/// many samples it does not want. With 120 samples a chunk, 3 points cost 96 bytes a series.
+const RESUME_EVERY: u16 = 32;
+const RESUME_POINTS: usize = ((SAMPLES_PER_CHUNK - 1) / RESUME_EVERY) as usize;
+
+/// A [`ChunkIter`]'s state after reading `read` samples, the last at `time`.
+#[derive(Debug, Clone, Copy, Default)]
+struct ResumePoint {
+    position: u16,
+    read: u16,
+    leading: u8,
+    trailing: u8,
+    time: i64,
+    delta: i64,
+    value: u64,
+}
+
 impl Default for ChunkEncoder {
     fn default() -> Self {
         ChunkEncoder {
             bits: BitWriter::with_capacity(160),
+            resume: [ResumePoint::default(); RESUME_POINTS],
+            resume_points: 0,
             count: 0,
             min_time: 0,
             last_time: 0,
@@ -193,6 +217,23 @@ impl ChunkEncoder {
         self.last_time = time;
         self.last_value = bits;
         self.count += 1;
+        let point = usize::from(self.resume_points);
+        // Bit positions fit u16 in any chunk of at most 120 samples (< 200 bits each).
+        if self.count % RESUME_EVERY == 0 && point < RESUME_POINTS && self.bits.len_bits() <= usize::from(u16::MAX) {
+            // The decoder's window is the encoder's once one was written in full (0 and 0
+            // before that, as the decoder starts).
+            let (leading, trailing) = if self.leading == u8::MAX { (0, 0) } else { (self.leading, self.trailing) };
+            self.resume[point] = ResumePoint {
+                position: self.bits.len_bits() as u16,
+                read: self.count,
+                leading,
+                trailing,
+                time,
+                delta: self.last_delta,
+                value: bits,
+            };
+            self.resume_points += 1;
+        }
     }
 
     fn write_value(&mut self, bits: u64) {
@@ -223,6 +264,25 @@ impl ChunkEncoder {
     /// The samples so far, read in place.
     pub fn iter(&self) -> ChunkIter<'_> {
         ChunkIter::new(self.bits.bytes(), self.count)
+    }
+
+    /// The samples so far from the last resume point before `min_time` (all of them when
+    /// there is none): every sample at or after `min_time`, and maybe a few before.
+    pub fn iter_from(&self, min_time: i64) -> ChunkIter<'_> {
+        let points = &self.resume[..usize::from(self.resume_points)];
+        match points.iter().rev().find(|point| point.time < min_time) {
+            Some(point) => ChunkIter {
+                bits: BitReader::at(self.bits.bytes(), usize::from(point.position)),
+                remaining: self.count - point.read,
+                read: point.read,
+                time: point.time,
+                delta: point.delta,
+                value: point.value,
+                leading: point.leading,
+                trailing: point.trailing,
+            },
+            None => self.iter(),
+        }
     }
 
     /// The samples so far as a closed chunk (the encoder can go on appending).
@@ -549,6 +609,28 @@ mod tests {
 
     proptest! {
         #[test]
+        fn an_open_chunk_read_from_a_time_gives_the_same_samples_from_there(
+            samples in mixed_samples(),
+            cut in 0usize..130,
+        ) {
+            // The head appends in time order.
+            let mut samples = samples;
+            samples.sort_by_key(|s| s.0);
+            samples.dedup_by_key(|s| s.0);
+            let mut encoder = ChunkEncoder::default();
+            for (time, value) in &samples {
+                encoder.append(*time, *value);
+            }
+            let all: Vec<(i64, f64)> = encoder.iter().collect();
+            // From just after a sample's time, or from one of the times themselves.
+            let min_time = samples.get(cut).map_or(i64::MAX, |s| s.0) - (cut % 2) as i64;
+            let from: Vec<(i64, f64)> = encoder.iter_from(min_time).collect();
+            prop_assert!(same(&from, &all[all.len() - from.len()..]), "not a suffix");
+            let wanted = |list: &[(i64, f64)]| list.iter().copied().filter(|s| s.0 >= min_time).collect::<Vec<_>>();
+            prop_assert!(same(&wanted(&from), &wanted(&all)));
+        }
+
+        #[test]
         fn mixed_series_round_trip_and_every_truncation_decodes_a_prefix(samples in mixed_samples()) {
             let chunk = encode(&samples);
             prop_assert!(same(&chunk.iter().collect::<Vec<_>>(), &samples));
@@ -558,6 +640,19 @@ mod tests {
                 prop_assert!(same(&decoded, &samples[..decoded.len()]));
             }
         }
+    }
+
+    #[test]
+    fn a_read_of_the_last_samples_starts_near_them() {
+        let mut encoder = ChunkEncoder::default();
+        for i in 0..120 {
+            encoder.append(i * 15_000, (i * 3) as f64);
+        }
+        // The last resume point before sample 100 is after sample 96.
+        let from: Vec<(i64, f64)> = encoder.iter_from(100 * 15_000).collect();
+        assert_eq!(from.len(), 120 - 96);
+        assert_eq!(from[0], (96 * 15_000, 288.0));
+        assert_eq!(encoder.iter_from(0).count(), 120, "nothing before the first sample to skip");
     }
 
     #[test]

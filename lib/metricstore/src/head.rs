@@ -412,9 +412,10 @@ fn samples_in(data: &SeriesData, min_time: i64, max_time: i64) -> Vec<(i64, f64)
     for chunk in closed {
         extend_in_range(&mut samples, chunk.iter(), min_time, max_time);
     }
-    // The open chunk is read where it is, not copied.
+    // The open chunk is read where it is, not copied, from its last resume point before
+    // the range.
     if let Some(open) = open {
-        extend_in_range(&mut samples, open.iter(), min_time, max_time);
+        extend_in_range(&mut samples, open.iter_from(min_time), min_time, max_time);
     }
     if data.out_of_order.is_empty() {
         return samples;
