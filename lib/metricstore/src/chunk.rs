@@ -219,7 +219,10 @@ impl ChunkEncoder {
         self.count += 1;
         let point = usize::from(self.resume_points);
         // Bit positions fit u16 in any chunk of at most 120 samples (< 200 bits each).
-        if self.count % RESUME_EVERY == 0 && point < RESUME_POINTS && self.bits.len_bits() <= usize::from(u16::MAX) {
+        if self.count.is_multiple_of(RESUME_EVERY)
+            && point < RESUME_POINTS
+            && self.bits.len_bits() <= usize::from(u16::MAX)
+        {
             // The decoder's window is the encoder's once one was written in full (0 and 0
             // before that, as the decoder starts).
             let (leading, trailing) = if self.leading == u8::MAX { (0, 0) } else { (self.leading, self.trailing) };
