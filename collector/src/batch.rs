@@ -10,14 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{
-    checkpoint::LineMark,
-    config::BatchConfig,
-    file_task::Reading,
-    fingerprint::Fingerprint,
-    framing::Line,
-    record_encoding::{append_record, batch_header, record_size, RecordFields, SharedFields},
-};
+use vigil_model::log_batch_writer::{append_record, batch_header, record_size, RecordFields, SharedFields};
+
+use crate::{checkpoint::LineMark, config::BatchConfig, file_task::Reading, fingerprint::Fingerprint, framing::Line};
 
 /// What a file task knows of its input: what every record carries besides its line, and how
 /// the lines are read.
@@ -41,11 +36,14 @@ pub struct Batch {
     pub lines: u64,
     /// File bytes its lines span (newlines included): what the completeness ledger counts.
     pub file_bytes: u64,
-    /// Protobuf-encoded [`LogBatch`].
+    /// Protobuf-encoded `LogBatch`.
     pub payload: Vec<u8>,
+    /// End offsets of the multiline events in it that were ended by their flush timeout or
+    /// the agent stopping (see `Checkpoint::event_cuts`).
+    pub event_cuts: Vec<u64>,
 }
 
-/// Collects the lines of one stream, encoding each as it comes (see `record_encoding.rs`).
+/// Collects the lines of one stream, encoding each as it comes (see `vigil_model::log_batch_writer`).
 #[derive(Debug)]
 pub struct BatchBuilder {
     limits: BatchConfig,
@@ -62,6 +60,7 @@ pub struct BatchBuilder {
     file_bytes: u64,
     end_offset: u64,
     last_line: Option<LineMark>,
+    event_cuts: Vec<u64>,
     first_at: Option<Instant>,
 }
 
@@ -79,7 +78,16 @@ impl BatchBuilder {
             file_bytes: 0,
             end_offset: 0,
             last_line: None,
+            event_cuts: Vec::new(),
             first_at: None,
+        }
+    }
+
+    /// The last record pushed is a multiline event ended by its flush timeout or the agent
+    /// stopping: the batch carries its end, for the checkpoint (see `Checkpoint::event_cuts`).
+    pub fn mark_event_cut(&mut self) {
+        if !self.is_empty() {
+            self.event_cuts.push(self.end_offset);
         }
     }
 
@@ -149,6 +157,7 @@ impl BatchBuilder {
             lines: std::mem::take(&mut self.lines),
             file_bytes: std::mem::take(&mut self.file_bytes),
             payload,
+            event_cuts: std::mem::take(&mut self.event_cuts),
         })
     }
 }

@@ -50,6 +50,12 @@ pub struct Checkpoint {
     pub fingerprint: Option<Fingerprint>,
     /// The last acknowledged line: it must still be there for the position to be trusted.
     pub last_line: Option<LineMark>,
+    /// Offsets past `offset` where a multiline event was ended by its flush timeout (or the
+    /// agent stopping) rather than by the next event's first line. A restart ends the events
+    /// there again: an event already shipped must not come back larger at the same offset,
+    /// which the pipeline would drop as already indexed, with the lines added to it since.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_cuts: Vec<u64>,
 }
 
 /// A line by its offset and first bytes.
@@ -166,6 +172,7 @@ pub fn read(path: &Path) -> Result<CheckpointFile, CheckpointError> {
                     offset: c.offset,
                     fingerprint: None,
                     last_line: None,
+                    event_cuts: Vec::new(),
                 })
                 .collect();
             Ok(CheckpointFile { version: FORMAT_VERSION, last_generation: 0, files, retired: Vec::new() })
@@ -334,6 +341,7 @@ mod tests {
             offset,
             fingerprint: Some(Fingerprint::of_bytes(&[b'a'; 300])),
             last_line: None,
+            event_cuts: Vec::new(),
         }
     }
 

@@ -194,11 +194,12 @@ async fn read_loop(
     tx: mpsc::Sender<Outgoing>,
 ) -> Ended {
     let Start { checkpoint, head } = start;
+    let event_cuts = checkpoint.event_cuts.clone();
     let reading = &template.reading;
     let mut tailer = Some(Tailer::new(file, checkpoint.offset, shared.max_line_bytes, reading.long_lines, head));
     let mut builder = BatchBuilder::new(shared.batch, checkpoint.stream, template);
     // Lines not yet in `builder` because their event may go on (multiline inputs only).
-    let mut events = reading.multiline.as_deref().map(Aggregator::new);
+    let mut events = reading.multiline.as_deref().map(|rules| Aggregator::new(rules).with_cuts(event_cuts));
     // The fingerprint of the content the builder's lines come from.
     let mut fingerprint = tailer.as_ref().map(Tailer::fingerprint).expect("the tailer is there");
     let mut last_error_warn: Option<Instant> = None;
@@ -248,7 +249,7 @@ async fn read_loop(
                 };
                 let source = handle.path().to_string_lossy().into_owned();
                 for record in records {
-                    add(&mut builder, record, &source, read_time_ms, now, &mut ready);
+                    add(&mut builder, record, &source, read_time_ms, now, EventEnd::Read, &mut ready);
                 }
                 at_end
             }
@@ -260,7 +261,7 @@ async fn read_loop(
                 // A pending event is the old content's: it goes in that stream's last batch.
                 if let Some(event) = events.as_mut().and_then(Aggregator::flush) {
                     let source = handle.path().to_string_lossy().into_owned();
-                    add(&mut builder, event, &source, read_time_ms, now, &mut ready);
+                    add(&mut builder, event, &source, read_time_ms, now, EventEnd::Read, &mut ready);
                 }
                 ready.extend(builder.take());
                 for batch in ready.drain(..) {
@@ -289,7 +290,7 @@ async fn read_loop(
             events.as_mut().filter(|events| events.due_in(now) == Some(Duration::ZERO)).and_then(Aggregator::flush)
         {
             let source = handle.path().to_string_lossy().into_owned();
-            add(&mut builder, event, &source, read_time_ms, now, &mut ready);
+            add(&mut builder, event, &source, read_time_ms, now, EventEnd::Cut, &mut ready);
         }
         if builder.due_in(now) == Some(Duration::ZERO) {
             ready.extend(builder.take());
@@ -318,7 +319,7 @@ async fn read_loop(
     if let Some(event) = events.as_mut().and_then(Aggregator::flush) {
         let source = handle.path().to_string_lossy().into_owned();
         let now = Instant::now();
-        add(&mut builder, event, &source, unix_ms(SystemTime::now()), now, &mut last);
+        add(&mut builder, event, &source, unix_ms(SystemTime::now()), now, EventEnd::Cut, &mut last);
     }
     last.extend(builder.take());
     for batch in last {
@@ -353,6 +354,16 @@ fn count_lines(lines: &[Line]) {
     }
 }
 
+/// How a record ended, for [`add`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventEnd {
+    /// By the line after it, or it is a plain line: reading the file again ends it there again.
+    Read,
+    /// A multiline event ended by its flush timeout or the agent stopping: a restart must be
+    /// told (`Checkpoint::event_cuts`).
+    Cut,
+}
+
 /// Adds a record (a line, an event or a piece) to the batch; batches it fills go to `ready`.
 fn add(
     builder: &mut BatchBuilder,
@@ -360,9 +371,13 @@ fn add(
     source: &str,
     read_time_ms: i64,
     now: Instant,
+    ended: EventEnd,
     ready: &mut Vec<Batch>,
 ) {
     ready.extend(builder.push(record, source, read_time_ms, now));
+    if ended == EventEnd::Cut {
+        builder.mark_event_cut();
+    }
     if builder.is_full() {
         ready.extend(builder.take());
     }
@@ -387,11 +402,18 @@ async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint
                     shared.checkpoints.set(current.clone());
                     persist_now(shared, handle).await;
                 }
+                if !batch.event_cuts.is_empty() {
+                    // Where events were cut goes on disk before they ship (see `event_cuts`).
+                    current.event_cuts.extend_from_slice(&batch.event_cuts);
+                    shared.checkpoints.set(current.clone());
+                    persist_now(shared, handle).await;
+                }
                 let span = tracing::debug_span!("batch", stream = %batch.stream, lines = batch.lines);
                 // Delivered, spooled or dropped by policy: the lines are accounted for either way.
                 shared.delivery.send(&batch, &source).instrument(span).await;
                 current.stream = batch.stream;
                 current.offset = batch.end_offset;
+                current.event_cuts.retain(|cut| *cut > batch.end_offset);
                 current.last_line = batch.last_line;
                 current.fingerprint = Some(fingerprint);
                 shared.checkpoints.set(current.clone());
@@ -399,7 +421,14 @@ async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint
             Outgoing::Reset { stream } => {
                 // Every batch of the old content is acknowledged: its stream is retired at its
                 // final position, for a copy (copytruncate) to continue. Until now a copy waits.
-                current = Checkpoint { stream, offset: 0, fingerprint: None, last_line: None, ..current };
+                current = Checkpoint {
+                    stream,
+                    offset: 0,
+                    fingerprint: None,
+                    last_line: None,
+                    event_cuts: Vec::new(),
+                    ..current
+                };
                 shared.checkpoints.with_state(|state| {
                     state.retire(handle.id);
                     state.set(current.clone());

@@ -38,7 +38,6 @@ pub mod ledger;
 pub mod metrics;
 pub mod multiline;
 pub mod placement;
-pub mod record_encoding;
 pub mod scrape;
 pub mod ship;
 pub mod spool;

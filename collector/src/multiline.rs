@@ -207,15 +207,34 @@ pub struct Aggregator<'a> {
     rules: &'a Rules,
     state: State,
     pending: Option<Event>,
+    /// Offsets where an event ended before a restart without a line ending it (its flush
+    /// timeout passed): the event before each ends there again. Ascending.
+    cuts: std::collections::VecDeque<u64>,
 }
 
 impl<'a> Aggregator<'a> {
     pub fn new(rules: &'a Rules) -> Aggregator<'a> {
-        Aggregator { rules, state: 0, pending: None }
+        Aggregator { rules, state: 0, pending: None, cuts: Default::default() }
+    }
+
+    /// The same, for a file read again from a checkpoint that recorded `cuts`.
+    pub fn with_cuts(mut self, mut cuts: Vec<u64>) -> Aggregator<'a> {
+        cuts.sort_unstable();
+        self.cuts = cuts.into();
+        self
     }
 
     /// Adds the next line of the file (read at `now`); events it completes go to `out`.
     pub fn push(&mut self, line: Line, now: Instant, out: &mut Vec<Line>) {
+        while self.cuts.front().is_some_and(|cut| *cut < line.offset) {
+            self.cuts.pop_front();
+        }
+        if self.cuts.front() == Some(&line.offset) {
+            // The pending event was shipped as it stood here before: it ends here again. The
+            // state goes on as it did then (a flush leaves it).
+            self.cuts.pop_front();
+            out.extend(self.flush());
+        }
         if line.piece.is_split() {
             out.extend(self.flush());
             self.state = 0;
@@ -327,6 +346,26 @@ Exception in thread \"worker-1\" java.lang.OutOfMemoryError: Java heap space
 \tat java.base/java.util.Arrays.copyOf(Arrays.java:3512)
 2024-05-01 12:00:02.000 INFO  [main] c.e.OrderService - done
 ";
+
+    #[test]
+    fn a_restart_ends_events_where_their_flush_timeout_ended_them_before() {
+        let rules = preset(Preset::Java);
+        let text = "ERROR failed\n\tat a.B.c(B.java:1)\n\tat a.B.d(B.java:2)\nINFO next\n";
+        let cut = "ERROR failed\n\tat a.B.c(B.java:1)\n".len() as u64;
+        let mut aggregator = Aggregator::new(&rules).with_cuts(vec![3, cut]);
+        let mut out = Vec::new();
+        for line in lines(text) {
+            aggregator.push(line, Instant::now(), &mut out);
+        }
+        out.extend(aggregator.flush());
+        let view: Vec<(u64, &str)> =
+            out.iter().map(|e| (e.offset, std::str::from_utf8(&e.bytes).expect("utf-8"))).collect();
+        assert_eq!(
+            view,
+            [(0, "ERROR failed\n\tat a.B.c(B.java:1)"), (cut, "\tat a.B.d(B.java:2)"), (cut + 20, "INFO next")],
+            "cut where the first run's timeout cut it; a cut inside a line (3) changes nothing"
+        );
+    }
 
     #[test]
     fn java_trace_with_caused_by_and_more_is_one_event_led_by_its_log_line() {

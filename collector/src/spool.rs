@@ -273,6 +273,8 @@ fn read_spooled(path: &Path, seq: u64) -> Result<Spooled, String> {
         lines: header.lines,
         file_bytes: header.file_bytes,
         payload,
+        // Its cuts were on disk before it was spooled; the checkpoint is past it.
+        event_cuts: Vec::new(),
     };
     Ok(Spooled { seq, header, batch })
 }
@@ -289,6 +291,7 @@ mod tests {
             lines: 3,
             file_bytes: 30,
             payload: payload.to_vec(),
+            event_cuts: Vec::new(),
         }
     }
 

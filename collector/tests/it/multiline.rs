@@ -126,6 +126,45 @@ async fn a_pending_event_waits_for_its_flush_timeout_and_a_crash_meanwhile_loses
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_shipped_on_its_flush_timeout_is_not_shipped_again_larger_after_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, data_dir) = (dir.path().join("app.log"), dir.path().join("data"));
+    let glob = format!("{}/*.log", dir.path().display());
+    let server = IngestServer::start().await;
+    let mut config = java_config(&server.url, &data_dir, &glob, Duration::from_millis(300));
+    // The crash comes before any periodic checkpoint write.
+    config.checkpoint_interval = Duration::from_secs(3600);
+    let (head, rest) = TRACE.split_at(TRACE.find("Caused by").expect("the trace has a cause"));
+    append(&path, head);
+    let agent = TestAgent::start(config.clone());
+    eventually("the trace's head arrives on its flush timeout", || records_of(&server, &path).len() == 1).await;
+    agent.crash().await;
+
+    // The writer goes on with the trace: read again from the start, the head must end where
+    // it ended before, or it comes back larger at the same offset and the pipeline, which
+    // keeps the first record it saw at an offset, never indexes the rest.
+    let after = "2024-05-01 12:00:00.200 INFO  [main] OrderService - order 43 placed\n";
+    append(&path, &format!("{rest}{after}"));
+    let agent = TestAgent::start(config);
+    eventually("the line after the trace arrives", || {
+        records_of(&server, &path).iter().any(|r| r.line == after.trim_end().as_bytes())
+    })
+    .await;
+    agent.stop().await;
+
+    let mut indexed: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
+    for record in server.received().into_iter().map(|r| r.record) {
+        indexed.entry(record.offset).or_insert_with(|| String::from_utf8_lossy(&record.line).into_owned());
+    }
+    let joined: Vec<&str> = indexed.values().map(String::as_str).collect();
+    assert_eq!(
+        joined.join("\n"),
+        format!("{TRACE}{after}").trim_end(),
+        "every line is in what the pipeline indexes: the head, then the rest of the trace, then the next line"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_mode_ships_a_long_line_in_pieces_and_resumes_between_them_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (path, data_dir) = (dir.path().join("app.log"), dir.path().join("data"));

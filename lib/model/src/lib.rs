@@ -6,6 +6,7 @@
 
 pub mod content_type;
 pub mod error;
+pub mod log_batch_writer;
 pub mod logs;
 pub mod metrics;
 pub mod metrics_wire;

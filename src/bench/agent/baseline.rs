@@ -1,7 +1,8 @@
 //! The ceiling the agent is measured against: a bare producer, run by the bench as its own
 //! process (`vigil bench agent-baseline`, hidden) pinned like the agent. It reads the file
 //! line by line, cuts the batches the agent cuts (`max_lines`, or `max_bytes` of encoded
-//! records), encodes the same [`LogRecord`] fields and produces one message per batch, keyed by
+//! records), encodes the same `LogRecord` fields with the agent's own batch writer
+//! (`vigil_model::log_batch_writer`) and produces one message per batch, keyed by
 //! a stream name of the agent's shape, through the producer the agent uses
 //! (`vigil_bus::kafka::KafkaProducer`: idempotent, `acks=all`, same compression and
 //! librdkafka properties). Nothing else: no checkpoints, ledger, spool, metrics or polling.
@@ -20,13 +21,15 @@ use std::{
 
 use anyhow::Context;
 use futures::{stream::FuturesUnordered, StreamExt};
-use prost::Message as _;
 use tokio::sync::mpsc;
 use vigil_bus::{
     kafka::{KafkaConfig, KafkaProducer},
     OutgoingMessage,
 };
-use vigil_model::{content_type, LogBatch, LogRecord, LOG_BATCH_SCHEMA_VERSION};
+use vigil_model::{
+    content_type,
+    log_batch_writer::{append_record, batch_header, record_size, RecordFields, SharedFields},
+};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BaselineArgs {
@@ -137,6 +140,7 @@ pub async fn run(args: BaselineArgs) -> anyhow::Result<()> {
 /// Reads the file, cuts and encodes batches the way the agent's `BatchBuilder` does.
 fn read_batches(args: &BaselineArgs, stream: &str, tx: &mpsc::Sender<Encoded>) -> anyhow::Result<()> {
     let source = args.file.to_string_lossy().into_owned();
+    let shared = SharedFields::new(&args.service, &args.host, &source, &BTreeMap::new(), stream);
     let mut reader = BufReader::with_capacity(1 << 20, File::open(&args.file)?);
     let mut batch = Batch::default();
     let mut line = Vec::new();
@@ -157,31 +161,23 @@ fn read_batches(args: &BaselineArgs, stream: &str, tx: &mpsc::Sender<Encoded>) -
                 line.pop();
             }
         }
-        let record = LogRecord {
-            line: line.clone(),
-            service: args.service.clone(),
-            host: args.host.clone(),
-            source: source.clone(),
-            offset,
-            read_time_ms: now_ms(),
-            labels: BTreeMap::new(),
-            truncated: false,
-            stream: stream.to_string(),
-            ..Default::default()
-        };
+        let fields = RecordFields { line: &line, offset, read_time_ms: now_ms(), truncated: false, split: false };
         offset += read;
-        let size = record.encoded_len() + 4;
-        if !batch.records.is_empty() && batch.bytes + size > args.max_bytes {
+        let size = record_size(&shared, &fields);
+        if batch.lines > 0 && batch.payload.len() + size > args.max_bytes {
             send(&mut batch)?;
         }
-        batch.records.push(record);
-        batch.bytes += size;
+        if batch.payload.is_empty() {
+            batch_header(&mut batch.payload);
+        }
+        append_record(&shared, &fields, &mut batch.payload);
+        batch.lines += 1;
         batch.file_bytes += read;
-        if batch.records.len() >= args.max_lines || batch.bytes >= args.max_bytes {
+        if batch.lines >= args.max_lines as u64 || batch.payload.len() >= args.max_bytes {
             send(&mut batch)?;
         }
     }
-    if !batch.records.is_empty() {
+    if batch.lines > 0 {
         send(&mut batch)?;
     }
     Ok(())
@@ -189,24 +185,20 @@ fn read_batches(args: &BaselineArgs, stream: &str, tx: &mpsc::Sender<Encoded>) -
 
 #[derive(Default)]
 struct Batch {
-    records: Vec<LogRecord>,
-    bytes: usize,
+    payload: Vec<u8>,
+    lines: u64,
     file_bytes: u64,
 }
 
 impl Batch {
     fn take(&mut self, stream: &str) -> Encoded {
-        let records = std::mem::take(&mut self.records);
-        let lines = records.len() as u64;
-        let payload = LogBatch { schema_version: LOG_BATCH_SCHEMA_VERSION, records }.encode_to_vec();
-        self.bytes = 0;
         Encoded {
-            lines,
+            lines: std::mem::take(&mut self.lines),
             file_bytes: std::mem::take(&mut self.file_bytes),
             message: OutgoingMessage {
                 key: Some(stream.as_bytes().to_vec()),
                 headers: vec![(content_type::HEADER.to_string(), content_type::LOG_BATCH_V1.as_bytes().to_vec())],
-                payload,
+                payload: std::mem::take(&mut self.payload),
             },
         }
     }

@@ -1,15 +1,19 @@
-//! Writes a batch's protobuf bytes as its lines come, without a `LogRecord` per line.
+//! Writes a [`LogBatch`]'s protobuf bytes as its lines come, without a [`LogRecord`] per line
+//! (the agent's batches, and the bare producer `vigil bench agent` compares it with).
 //!
-//! The fields every record of one builder shares (service, host, source, labels, stream) are
+//! The fields every record of one stream shares (service, host, source, labels, stream) are
 //! encoded once, by prost, and copied into each record; only the line, its offset, its read
 //! time and its flags are encoded per record, here. Protobuf lets a message's fields come in
 //! any order, so the bytes decode to the same `LogBatch` a `LogRecord` per line would give.
 //! Copying five strings and a map into every record was a fifth of the agent's CPU.
+//!
+//! [`LogBatch`]: crate::LogBatch
 
 use std::collections::BTreeMap;
 
 use prost::Message;
-use vigil_model::{LogRecord, LOG_BATCH_SCHEMA_VERSION};
+
+use crate::{LogRecord, LOG_BATCH_SCHEMA_VERSION};
 
 /// `LogBatch.records` (field 2, length-delimited) and `LogBatch.schema_version` (field 1, varint).
 const BATCH_RECORD_KEY: u8 = 2 << 3 | 2;
@@ -113,9 +117,8 @@ fn varint_len(value: u64) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use vigil_model::LogBatch;
-
     use super::*;
+    use crate::LogBatch;
 
     fn fields(line: &[u8], offset: u64, read_time_ms: i64, truncated: bool, split: bool) -> RecordFields<'_> {
         RecordFields { line, offset, read_time_ms, truncated, split }
