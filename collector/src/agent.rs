@@ -233,6 +233,7 @@ impl Supervisor {
             match seen.get(id) {
                 Some(found) => {
                     handle.mark_present();
+                    handle.saw_size(found.size);
                     if handle.path() != found.path {
                         tracing::info!(from = %handle.path().display(), to = %found.path.display(), file = %id, "file renamed");
                         handle.set_path(found.path.clone());

@@ -41,6 +41,9 @@ pub struct Batch {
     /// End offsets of the multiline events in it that were ended by their flush timeout or
     /// the agent stopping (see `Checkpoint::event_cuts`).
     pub event_cuts: Vec<u64>,
+    /// Ends of unterminated last lines shipped on their timeout since the last batch (see
+    /// `Checkpoint::line_cuts`); such a line is in this batch or a later one.
+    pub line_cuts: Vec<u64>,
 }
 
 /// Collects the lines of one stream, encoding each as it comes (see `vigil_model::log_batch_writer`).
@@ -61,6 +64,7 @@ pub struct BatchBuilder {
     end_offset: u64,
     last_line: Option<LineMark>,
     event_cuts: Vec<u64>,
+    line_cuts: Vec<u64>,
     first_at: Option<Instant>,
 }
 
@@ -79,12 +83,19 @@ impl BatchBuilder {
             end_offset: 0,
             last_line: None,
             event_cuts: Vec::new(),
+            line_cuts: Vec::new(),
             first_at: None,
         }
     }
 
     /// The last record pushed is a multiline event ended by its flush timeout or the agent
     /// stopping: the batch carries its end, for the checkpoint (see `Checkpoint::event_cuts`).
+    /// An unterminated last line ending at `end_offset` was just read on its timeout: the
+    /// next batch taken carries the offset (the line may still wait in a multiline event).
+    pub fn mark_line_cut(&mut self, end_offset: u64) {
+        self.line_cuts.push(end_offset);
+    }
+
     pub fn mark_event_cut(&mut self) {
         if !self.is_empty() {
             self.event_cuts.push(self.end_offset);
@@ -158,6 +169,7 @@ impl BatchBuilder {
             file_bytes: std::mem::take(&mut self.file_bytes),
             payload,
             event_cuts: std::mem::take(&mut self.event_cuts),
+            line_cuts: std::mem::take(&mut self.line_cuts),
         })
     }
 }

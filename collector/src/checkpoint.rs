@@ -56,6 +56,10 @@ pub struct Checkpoint {
     /// which the pipeline would drop as already indexed, with the lines added to it since.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub event_cuts: Vec<u64>,
+    /// The same for unterminated last lines shipped after `partial_line_timeout`: read again,
+    /// the line ends there again rather than coming back longer at the same offset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line_cuts: Vec<u64>,
 }
 
 /// A line by its offset and first bytes.
@@ -173,6 +177,7 @@ pub fn read(path: &Path) -> Result<CheckpointFile, CheckpointError> {
                     fingerprint: None,
                     last_line: None,
                     event_cuts: Vec::new(),
+                    line_cuts: Vec::new(),
                 })
                 .collect();
             Ok(CheckpointFile { version: FORMAT_VERSION, last_generation: 0, files, retired: Vec::new() })
@@ -342,6 +347,7 @@ mod tests {
             fingerprint: Some(Fingerprint::of_bytes(&[b'a'; 300])),
             last_line: None,
             event_cuts: Vec::new(),
+            line_cuts: Vec::new(),
         }
     }
 

@@ -40,6 +40,13 @@ use crate::{
     tailer::{FileId, Polled, Tailer},
 };
 
+/// A file that has not grown for this long is polled every [`IDLE_POLL_INTERVAL`] at most:
+/// an agent tailing hundreds of rotated files that no longer change spent its time polling
+/// them (each poll a hop to a blocking thread), which starved the files that do. A scan that
+/// sees its size change wakes the task at once.
+const IDLE_AFTER: Duration = Duration::from_secs(5);
+const IDLE_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Most bytes read from one file per poll, so one busy file does not hold a thread long.
 /// Measured with `vigil bench agent`: 256 KiB ships as fast as 1 MiB, and the agent's
 /// resident memory at a steady 10 MB/s fell from a 20 MiB median to 16 MiB.
@@ -58,6 +65,8 @@ pub struct FileHandle {
     polls: AtomicU64,
     /// A truncation was noticed and its old stream is not retired yet.
     truncation_pending: AtomicBool,
+    /// The size the last scan saw: a change wakes a task that polls its idle file rarely.
+    size_seen: AtomicU64,
 }
 
 impl FileHandle {
@@ -69,6 +78,15 @@ impl FileHandle {
             wake: Notify::new(),
             polls: AtomicU64::new(0),
             truncation_pending: AtomicBool::new(false),
+            size_seen: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// A scan saw the file at `size`; a change wakes its task (see [`IDLE_POLL_INTERVAL`]).
+    pub fn saw_size(&self, size: u64) {
+        let before = self.size_seen.swap(size, Ordering::SeqCst);
+        if before != size && before != u64::MAX {
+            self.wake.notify_one();
         }
     }
 
@@ -196,7 +214,8 @@ async fn read_loop(
     let Start { checkpoint, head } = start;
     let event_cuts = checkpoint.event_cuts.clone();
     let reading = &template.reading;
-    let mut tailer = Some(Tailer::new(file, checkpoint.offset, shared.max_line_bytes, reading.long_lines, head));
+    let tailer = Tailer::new(file, checkpoint.offset, shared.max_line_bytes, reading.long_lines, head);
+    let mut tailer = Some(tailer.with_line_cuts(checkpoint.line_cuts.clone()));
     let mut builder = BatchBuilder::new(shared.batch, checkpoint.stream, template);
     // Lines not yet in `builder` because their event may go on (multiline inputs only).
     let mut events = reading.multiline.as_deref().map(|rules| Aggregator::new(rules).with_cuts(event_cuts));
@@ -233,7 +252,11 @@ async fn read_loop(
                 }
                 let idle = now.duration_since(last_growth);
                 if at_end && !shared.partial_line_timeout.is_zero() && idle >= shared.partial_line_timeout {
+                    let before = lines.len();
                     tailer.as_mut().expect("the tailer is there").flush_partial_line(&mut lines);
+                    if let Some(partial) = lines.get(before) {
+                        builder.mark_line_cut(partial.end_offset);
+                    }
                 }
                 metrics::counter!(m::BYTES_READ_TOTAL).increment(bytes);
                 count_lines(&lines);
@@ -308,7 +331,12 @@ async fn read_loop(
         }
         let now = Instant::now();
         let due = [builder.due_in(now), events.as_ref().and_then(|events| events.due_in(now))];
-        let wait = due.into_iter().flatten().fold(shared.poll_interval, Duration::min);
+        let interval = if now.duration_since(last_growth) >= IDLE_AFTER {
+            shared.poll_interval.max(IDLE_POLL_INTERVAL)
+        } else {
+            shared.poll_interval
+        };
+        let wait = due.into_iter().flatten().fold(interval, Duration::min);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = handle.wake.notified() => {}
@@ -402,9 +430,11 @@ async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint
                     shared.checkpoints.set(current.clone());
                     persist_now(shared, handle).await;
                 }
-                if !batch.event_cuts.is_empty() {
-                    // Where events were cut goes on disk before they ship (see `event_cuts`).
+                if !batch.event_cuts.is_empty() || !batch.line_cuts.is_empty() {
+                    // Where events and lines were cut goes on disk before they ship (see
+                    // `event_cuts` and `line_cuts`).
                     current.event_cuts.extend_from_slice(&batch.event_cuts);
+                    current.line_cuts.extend_from_slice(&batch.line_cuts);
                     shared.checkpoints.set(current.clone());
                     persist_now(shared, handle).await;
                 }
@@ -414,6 +444,7 @@ async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint
                 current.stream = batch.stream;
                 current.offset = batch.end_offset;
                 current.event_cuts.retain(|cut| *cut > batch.end_offset);
+                current.line_cuts.retain(|cut| *cut > batch.end_offset);
                 current.last_line = batch.last_line;
                 current.fingerprint = Some(fingerprint);
                 shared.checkpoints.set(current.clone());
@@ -427,6 +458,7 @@ async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint
                     fingerprint: None,
                     last_line: None,
                     event_cuts: Vec::new(),
+                    line_cuts: Vec::new(),
                     ..current
                 };
                 shared.checkpoints.with_state(|state| {

@@ -78,7 +78,17 @@ impl Candidate<'_> {
         last_line: Option<LineMark>,
     ) -> Checkpoint {
         let (path, dev, inode) = (self.path.clone(), self.id.dev, self.id.inode);
-        Checkpoint { path, dev, inode, stream, offset, fingerprint, last_line, event_cuts: Vec::new() }
+        Checkpoint {
+            path,
+            dev,
+            inode,
+            stream,
+            offset,
+            fingerprint,
+            last_line,
+            event_cuts: Vec::new(),
+            line_cuts: Vec::new(),
+        }
     }
 }
 

@@ -275,6 +275,7 @@ fn read_spooled(path: &Path, seq: u64) -> Result<Spooled, String> {
         payload,
         // Its cuts were on disk before it was spooled; the checkpoint is past it.
         event_cuts: Vec::new(),
+        line_cuts: Vec::new(),
     };
     Ok(Spooled { seq, header, batch })
 }
@@ -292,6 +293,7 @@ mod tests {
             file_bytes: 30,
             payload: payload.to_vec(),
             event_cuts: Vec::new(),
+            line_cuts: Vec::new(),
         }
     }
 

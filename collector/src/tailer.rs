@@ -66,6 +66,9 @@ pub struct Tailer {
     /// The start offset may be between two pieces of a long line (split mode): the first
     /// poll looks at the byte before it.
     may_start_mid_line: bool,
+    /// Offsets where an unterminated last line was shipped before a restart (its
+    /// `partial_line_timeout` passed): the line ends there again. Ascending.
+    line_cuts: std::collections::VecDeque<u64>,
 }
 
 /// Size of one `pread`.
@@ -82,7 +85,37 @@ impl Tailer {
             buf: vec![0; CHUNK_BYTES],
             head,
             may_start_mid_line: long_lines == LongLines::Split && offset > 0,
+            line_cuts: Default::default(),
         }
+    }
+
+    /// The same, for a file read again from a checkpoint that recorded `cuts`
+    /// (`Checkpoint::line_cuts`).
+    pub fn with_line_cuts(mut self, mut cuts: Vec<u64>) -> Tailer {
+        cuts.sort_unstable();
+        self.line_cuts = cuts.into();
+        self
+    }
+
+    /// Frames `bytes` (read at the framer's position), ending a line at every cut they reach
+    /// as it ended when it was shipped unterminated.
+    fn frame(&mut self, mut bytes: &[u8], lines: &mut Vec<Line>) {
+        while let Some(&cut) = self.line_cuts.front() {
+            let position = self.framer.position();
+            if cut < position {
+                self.line_cuts.pop_front();
+                continue;
+            }
+            let within = (cut - position) as usize;
+            if within > bytes.len() {
+                break;
+            }
+            self.framer.push(&bytes[..within], lines);
+            self.framer.flush_partial(lines);
+            bytes = &bytes[within..];
+            self.line_cuts.pop_front();
+        }
+        self.framer.push(bytes, lines);
     }
 
     /// Offset after the last byte read.
@@ -123,7 +156,9 @@ impl Tailer {
             let position = self.framer.position();
             let read = self.file.read_at(&mut self.buf, position)?;
             grow_head(&mut self.head, position, &self.buf[..read]);
-            self.framer.push(&self.buf[..read], &mut lines);
+            let buf = std::mem::take(&mut self.buf);
+            self.frame(&buf[..read], &mut lines);
+            self.buf = buf;
             bytes += read as u64;
             if read < self.buf.len() {
                 break true;
@@ -181,6 +216,18 @@ mod tests {
         }
         assert_eq!(read_all(&mut tailer), vec![(b"new".to_vec(), 0)]);
         assert_eq!(tailer.fingerprint(), Fingerprint::of_bytes(b"new\n"));
+    }
+
+    #[test]
+    fn a_line_shipped_unterminated_before_a_restart_ends_where_it_ended_then() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("app.log");
+        // "par" was shipped as a line on its timeout; "tial" came after. A cut inside the
+        // first line (2) was already passed and changes nothing.
+        std::fs::write(&path, b"one\npartial\nnext\n").expect("write");
+        let tailer = Tailer::new(File::open(&path).expect("open"), 4, 1024, LongLines::Truncate, b"one\n".to_vec());
+        let mut tailer = tailer.with_line_cuts(vec![7, 2]);
+        assert_eq!(read_all(&mut tailer), vec![(b"par".to_vec(), 4), (b"tial".to_vec(), 7), (b"next".to_vec(), 12)]);
     }
 
     #[test]

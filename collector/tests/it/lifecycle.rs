@@ -78,6 +78,37 @@ async fn lines_sent_again_after_a_crash_carry_the_stream_they_were_first_sent_un
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_shipped_unterminated_is_not_shipped_again_longer_after_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("app.log");
+    let data_dir = dir.path().join("data");
+    let server = IngestServer::start().await;
+    let mut config = agent_config(&server.url, &data_dir, &format!("{}/*.log", dir.path().display()));
+    config.partial_line_timeout = Duration::from_millis(200);
+    // The crash comes before any periodic checkpoint write.
+    config.checkpoint_interval = Duration::from_secs(3600);
+    append(&path, "first\nabc");
+    let agent = TestAgent::start(config.clone());
+    eventually("the unterminated line arrives on its timeout", || server.lines_of(&path).len() == 2).await;
+    agent.crash().await;
+
+    // The writer finishes the line. Read again from the start, "abc" must end where it
+    // ended, or "abcdef" comes back at its offset, which the pipeline (keeping the first
+    // record it saw at an offset) drops, and "def" is never indexed.
+    append(&path, "def\nnext\n");
+    let agent = TestAgent::start(config);
+    eventually("the line after it arrives", || server.lines_of(&path).iter().any(|(_, line)| line == b"next")).await;
+    agent.stop().await;
+
+    let mut indexed: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
+    for (offset, line) in server.lines_of(&path) {
+        indexed.entry(offset).or_insert_with(|| String::from_utf8_lossy(&line).into_owned());
+    }
+    let indexed: Vec<(u64, &str)> = indexed.iter().map(|(offset, line)| (*offset, line.as_str())).collect();
+    assert_eq!(indexed, [(0, "first"), (6, "abc"), (9, "def"), (13, "next")], "every byte of the file is indexed once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_truncated_file_is_read_again_from_the_start_as_a_new_generation() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("app.log");
