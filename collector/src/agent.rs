@@ -274,7 +274,7 @@ impl Supervisor {
             Placement::Continued { from } => {
                 tracing::info!(path = %found.path.display(), file = %found.id, from = %from.display(),
                     stream = %checkpoint.stream, offset = checkpoint.offset,
-                    "the file is a copy of one already read (copytruncate); continuing where that one was")
+                    "the file holds what an earlier file held (a copytruncate copy, or a released file seen again); continuing where that one was")
             }
             Placement::Resumed | Placement::New | Placement::Wait { .. } => {}
         }

@@ -196,7 +196,14 @@ pub async fn run(
     let reader = read_loop(&handle, file, start, &template, &shared, stop, tx);
     let (ended, ()) = tokio::join!(reader, send_loop(&handle, &shared, checkpoint, rx));
     if ended == Ended::Drained {
-        shared.checkpoints.remove(handle.id);
+        // Retired, not just dropped: a scan can miss a file renamed while it lists the
+        // directory (readdir may skip such an entry), and the file then comes back under its
+        // new name; its content must continue this stream at this position, not start a new
+        // one (the full torture run shipped such a file twice). A copy is recognised the same way.
+        shared.checkpoints.with_state(|state| {
+            state.retire(handle.id);
+            state.release(handle.id);
+        });
         tracing::info!(path = %handle.path().display(), file = %handle.id, "file drained and released");
     }
     (handle.id, ended)
