@@ -32,6 +32,9 @@ async fn main() -> ExitCode {
 
 async fn serve(mut config: AgentConfig, env: &HashMap<String, String>) -> anyhow::Result<()> {
     let mut hangups = signal(SignalKind::hangup()).context("failed to listen for SIGHUP")?;
+    // The recorder is installed before the agent starts: counts made at its first scan (a
+    // path problem, say) would otherwise go nowhere while the /metrics server is starting.
+    let _ = telemetry::metrics_handle();
     if let Some(address) = &config.listen {
         let listener =
             tokio::net::TcpListener::bind(address).await.with_context(|| format!("failed to listen on {address}"))?;
