@@ -157,8 +157,9 @@ impl BatchBuilder {
         if self.is_empty() {
             return None;
         }
-        // The next batch starts with room for as much as this one held.
-        let capacity = self.payload.len();
+        // After a full batch the next starts with room for as much (the file is busy); after
+        // one cut by time it starts empty, so hundreds of quiet files hold no buffers.
+        let capacity = if self.is_full() { self.payload.len() } else { 0 };
         let payload = std::mem::replace(&mut self.payload, Vec::with_capacity(capacity));
         self.first_at = None;
         Some(Batch {

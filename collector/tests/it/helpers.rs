@@ -242,3 +242,15 @@ pub fn shared_data(relative: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// The records of `source` the pipeline would index: it keeps the first record it receives at
+/// each (stream, offset) and drops later ones as resends. By offset: (offset, line).
+pub fn indexed_as_the_pipeline_would(server: &IngestServer, source: &Path) -> Vec<(u64, String)> {
+    let source = source.to_string_lossy();
+    let mut indexed: std::collections::BTreeMap<(u64, String), String> = std::collections::BTreeMap::new();
+    for record in server.received().into_iter().map(|r| r.record).filter(|r| r.source == source) {
+        let line = String::from_utf8_lossy(&record.line).into_owned();
+        indexed.entry((record.offset, record.stream)).or_insert(line);
+    }
+    indexed.into_iter().map(|((offset, _), line)| (offset, line)).collect()
+}

@@ -100,10 +100,7 @@ async fn a_line_shipped_unterminated_is_not_shipped_again_longer_after_a_crash()
     eventually("the line after it arrives", || server.lines_of(&path).iter().any(|(_, line)| line == b"next")).await;
     agent.stop().await;
 
-    let mut indexed: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
-    for (offset, line) in server.lines_of(&path) {
-        indexed.entry(offset).or_insert_with(|| String::from_utf8_lossy(&line).into_owned());
-    }
+    let indexed = indexed_as_the_pipeline_would(&server, &path);
     let indexed: Vec<(u64, &str)> = indexed.iter().map(|(offset, line)| (*offset, line.as_str())).collect();
     assert_eq!(indexed, [(0, "first"), (6, "abc"), (9, "def"), (13, "next")], "every byte of the file is indexed once");
 }

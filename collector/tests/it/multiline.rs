@@ -152,11 +152,8 @@ async fn an_event_shipped_on_its_flush_timeout_is_not_shipped_again_larger_after
     .await;
     agent.stop().await;
 
-    let mut indexed: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
-    for record in server.received().into_iter().map(|r| r.record) {
-        indexed.entry(record.offset).or_insert_with(|| String::from_utf8_lossy(&record.line).into_owned());
-    }
-    let joined: Vec<&str> = indexed.values().map(String::as_str).collect();
+    let indexed = indexed_as_the_pipeline_would(&server, &path);
+    let joined: Vec<&str> = indexed.iter().map(|(_, line)| line.as_str()).collect();
     assert_eq!(
         joined.join("\n"),
         format!("{TRACE}{after}").trim_end(),
