@@ -6,7 +6,7 @@
 //! thread. The handle is what is read, never the path, so a renamed or deleted file can still
 //! be drained to its end.
 
-use std::{fmt, fs::File, io, os::unix::fs::FileExt, os::unix::fs::MetadataExt};
+use std::{collections::VecDeque, fmt, fs::File, io, os::unix::fs::FileExt, os::unix::fs::MetadataExt};
 
 use crate::{
     config::LongLines,
@@ -68,7 +68,7 @@ pub struct Tailer {
     may_start_mid_line: bool,
     /// Offsets where an unterminated last line was shipped before a restart (its
     /// `partial_line_timeout` passed): the line ends there again. Ascending.
-    line_cuts: std::collections::VecDeque<u64>,
+    line_cuts: VecDeque<u64>,
 }
 
 /// Size of one `pread`.
@@ -99,23 +99,23 @@ impl Tailer {
 
     /// Frames `bytes` (read at the framer's position), ending a line at every cut they reach
     /// as it ended when it was shipped unterminated.
-    fn frame(&mut self, mut bytes: &[u8], lines: &mut Vec<Line>) {
-        while let Some(&cut) = self.line_cuts.front() {
-            let position = self.framer.position();
+    fn frame(framer: &mut LineFramer, cuts: &mut VecDeque<u64>, mut bytes: &[u8], lines: &mut Vec<Line>) {
+        while let Some(&cut) = cuts.front() {
+            let position = framer.position();
             if cut < position {
-                self.line_cuts.pop_front();
+                cuts.pop_front();
                 continue;
             }
             let within = (cut - position) as usize;
             if within > bytes.len() {
                 break;
             }
-            self.framer.push(&bytes[..within], lines);
-            self.framer.flush_partial(lines);
+            framer.push(&bytes[..within], lines);
+            framer.flush_partial(lines);
             bytes = &bytes[within..];
-            self.line_cuts.pop_front();
+            cuts.pop_front();
         }
-        self.framer.push(bytes, lines);
+        framer.push(bytes, lines);
     }
 
     /// Offset after the last byte read.
@@ -156,9 +156,7 @@ impl Tailer {
             let position = self.framer.position();
             let read = self.file.read_at(&mut self.buf, position)?;
             grow_head(&mut self.head, position, &self.buf[..read]);
-            let buf = std::mem::take(&mut self.buf);
-            self.frame(&buf[..read], &mut lines);
-            self.buf = buf;
+            Self::frame(&mut self.framer, &mut self.line_cuts, &self.buf[..read], &mut lines);
             bytes += read as u64;
             if read < self.buf.len() {
                 break true;

@@ -15,6 +15,9 @@ use crate::{
     histogram::{bucket, duplicate_bucket, quantile_of_buckets},
 };
 
+/// A group's member columns, in input order, and whether any member's name was set aside.
+type Group<'a> = (Vec<&'a Column>, bool);
+
 /// A combining aggregation (`sum`, `avg`, ... see [`crate::aggregate::is_combining`]) at every
 /// step. Groups come out in label order, as the per-step evaluator gives them.
 pub fn combine_groups(
@@ -26,20 +29,16 @@ pub fn combine_groups(
 ) -> Result<Vec<Column>, QueryError> {
     // Grouped by the borrowed pairs of each key; a key's labels are built once per group,
     // not once per member, and the groups sorted once.
-    let mut positions: HashMap<Vec<(&str, &str)>, usize> = HashMap::new();
-    let mut found: Vec<(Vec<&Column>, bool)> = Vec::new();
+    let mut by_pairs: HashMap<Vec<(&str, &str)>, Group<'_>> = HashMap::new();
     for column in input {
         let (pairs, dropped) = group_pairs(&column.labels, modifier);
-        let at = *positions.entry(pairs).or_insert_with(|| {
-            found.push((Vec::new(), false));
-            found.len() - 1
-        });
-        found[at].0.push(column);
-        found[at].1 |= dropped;
+        let group = by_pairs.entry(pairs).or_default();
+        group.0.push(column);
+        group.1 |= dropped;
     }
-    let mut groups: Vec<(Labels, (Vec<&Column>, bool))> = Vec::with_capacity(found.len());
-    for (pairs, at) in positions {
-        groups.push((key_labels(&pairs)?, std::mem::take(&mut found[at])));
+    let mut groups: Vec<(Labels, Group<'_>)> = Vec::with_capacity(by_pairs.len());
+    for (pairs, group) in by_pairs {
+        groups.push((key_labels(&pairs)?, group));
     }
     // Keys are unique: an unstable sort gives the one order.
     groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
