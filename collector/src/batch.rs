@@ -7,6 +7,7 @@
 
 use std::{
     collections::BTreeMap,
+    ops::Range,
     time::{Duration, Instant},
 };
 
@@ -62,7 +63,9 @@ pub struct BatchBuilder {
     lines: u64,
     file_bytes: u64,
     end_offset: u64,
-    last_line: Option<LineMark>,
+    /// The last record's file offset and where its bytes are in `payload`: its [`LineMark`]
+    /// is made once, when the batch is taken, not for every line.
+    last_record: Option<(u64, Range<usize>)>,
     event_cuts: Vec<u64>,
     line_cuts: Vec<u64>,
     first_at: Option<Instant>,
@@ -81,7 +84,7 @@ impl BatchBuilder {
             lines: 0,
             file_bytes: 0,
             end_offset: 0,
-            last_line: None,
+            last_record: None,
             event_cuts: Vec::new(),
             line_cuts: Vec::new(),
             first_at: None,
@@ -109,11 +112,6 @@ impl BatchBuilder {
     /// Adds a line (or multiline event, or piece of a long line); returns the batch built so
     /// far first when the line would not fit in it.
     pub fn push(&mut self, line: Line, source: &str, read_time_ms: i64, now: Instant) -> Option<Batch> {
-        // The mark must describe bytes the file holds at `offset`: a line's bytes are its
-        // file bytes (less a trailing `\r`), and so are an event's up to its first `\n` (its
-        // lines were joined with `\n`, each maybe without its `\r`).
-        let first_line = line.bytes.split(|&byte| byte == b'\n').next().unwrap_or_default();
-        let mark = LineMark { offset: line.offset, fingerprint: Fingerprint::of_bytes(first_line) };
         if self.shared.as_ref().is_none_or(|(made_for, _)| made_for != source) {
             let shared = SharedFields::new(&self.service, &self.host, source, &self.labels, &self.stream);
             self.shared = Some((source.to_string(), shared));
@@ -133,11 +131,11 @@ impl BatchBuilder {
         if self.payload.is_empty() {
             batch_header(&mut self.payload);
         }
-        append_record(shared, &fields, &mut self.payload);
+        let line_at = append_record(shared, &fields, &mut self.payload);
         self.lines += 1;
         self.file_bytes += line.end_offset - line.offset;
         self.end_offset = line.end_offset;
-        self.last_line = Some(mark);
+        self.last_record = Some((line.offset, line_at..line_at + line.bytes.len()));
         self.first_at.get_or_insert(now);
         full_before
     }
@@ -162,10 +160,18 @@ impl BatchBuilder {
         let capacity = if self.is_full() { self.payload.len() } else { 0 };
         let payload = std::mem::replace(&mut self.payload, Vec::with_capacity(capacity));
         self.first_at = None;
+        // The mark must describe bytes the file holds at `offset`: a line's bytes are its
+        // file bytes (less a trailing `\r`), and so are an event's up to its first `\n` (its
+        // lines were joined with `\n`, each maybe without its `\r`).
+        let last_line = self.last_record.take().map(|(offset, bytes)| {
+            let record = &payload[bytes];
+            let first_line = record.split(|&byte| byte == b'\n').next().unwrap_or_default();
+            LineMark { offset, fingerprint: Fingerprint::of_bytes(first_line) }
+        });
         Some(Batch {
             stream: self.stream.clone(),
             end_offset: self.end_offset,
-            last_line: self.last_line,
+            last_line,
             lines: std::mem::take(&mut self.lines),
             file_bytes: std::mem::take(&mut self.file_bytes),
             payload,

@@ -4,7 +4,10 @@
 //! drainer ([`Delivery::drain`]) sends the spool's batches oldest first, by itself, as soon as
 //! the destination takes them. Every outcome is written in the [`Ledger`].
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tokio::sync::watch;
 
@@ -13,7 +16,7 @@ use crate::{
     config::{SpoolConfig, WhenFull},
     ledger::{Count, Ledger},
     metrics as m,
-    ship::{retry, retry::RetryPolicy, Shipper},
+    ship::{retry, retry::RetryPolicy, Attempt, Shipper, Started},
     spool::{Spool, SpoolError},
 };
 
@@ -31,6 +34,15 @@ pub enum Outcome {
     Dropped,
 }
 
+/// A batch's first attempt, started at `since` (its `spool.after` counts from there).
+pub struct Direct {
+    attempt: Attempt,
+    since: Instant,
+    /// See [`Started::queued`]: when false, a later batch must not start before this one is
+    /// delivered or spooled.
+    pub queued: bool,
+}
+
 pub struct Delivery {
     pub shipper: Shipper,
     pub retry: RetryPolicy,
@@ -41,24 +53,46 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Delivers, spools or (by policy) drops `batch`, read from the file at `source`.
+    /// Starts sending `batch` straight to the destination, unless it must go behind batches
+    /// in the spool (`None`; [`Delivery::send`] then appends it there). A file's batches
+    /// started in turn arrive in turn (see [`Shipper::in_flight`]).
+    pub fn start(&self, batch: &Batch) -> Option<Direct> {
+        let direct = self.spool.as_ref().is_none_or(|spool| spool.is_empty());
+        direct.then(|| {
+            let Started { attempt, queued } = self.shipper.start(batch);
+            Direct { attempt, since: Instant::now(), queued }
+        })
+    }
+
+    /// Delivers, spools or (by policy) drops `batch`, read from the file at `source`;
+    /// `started` is the attempt [`Delivery::start`] made, if any.
     /// Cancelling the future (shutdown) leaves the batch unaccounted: it is read again.
-    pub async fn send(&self, batch: &Batch, source: &str) -> Outcome {
+    pub async fn send(&self, batch: &Batch, source: &str, mut started: Option<Direct>) -> Outcome {
         let count = Count::new(batch.lines, batch.file_bytes);
         let Some(spool) = &self.spool else {
-            retry::deliver(&self.shipper, batch, &self.retry).await;
+            retry::deliver(&self.shipper, batch, &self.retry, started.map(|started| started.attempt)).await;
             self.delivered(&batch.stream, count);
             return Outcome::Delivered;
         };
         let mut full_warned = false;
         loop {
             if spool.is_empty() {
-                let direct = tokio::time::timeout(self.config.after, retry::deliver(&self.shipper, batch, &self.retry));
+                let (first, wait) = match started.take() {
+                    Some(Direct { attempt, since, .. }) => {
+                        (Some(attempt), self.config.after.saturating_sub(since.elapsed()))
+                    }
+                    None => (None, self.config.after),
+                };
+                let direct = tokio::time::timeout(wait, retry::deliver(&self.shipper, batch, &self.retry, first));
                 if direct.await.is_ok() {
                     self.delivered(&batch.stream, count);
                     return Outcome::Delivered;
                 }
             }
+            // An attempt still under way is let go: over Kafka its message stays queued in
+            // librdkafka, ahead of this file's later batches, and may arrive twice (with the
+            // same identities), never after them.
+            started = None;
             let was_empty = spool.is_empty();
             match append(spool, batch, source).await {
                 Ok(()) => {
@@ -134,7 +168,7 @@ impl Delivery {
                 }
                 Some(Ok(spooled)) => {
                     tokio::select! {
-                        _ = retry::deliver(&self.shipper, &spooled.batch, &self.retry) => {}
+                        _ = retry::deliver(&self.shipper, &spooled.batch, &self.retry, None) => {}
                         _ = stop.changed() => return,
                     }
                     let removing = spool.clone();

@@ -1,7 +1,8 @@
 //! One tailed file: a reader (tail -> frame -> multiline -> batch) and a sender (ship ->
-//! checkpoint) joined by a channel of capacity 1, so exactly one batch per file is in flight
-//! and one more waits ready behind it. Batches of a file are therefore acknowledged in order,
-//! and the checkpoint (set only by the sender, after an acknowledgement) only moves forward
+//! checkpoint) joined by a channel of capacity 1. The sender keeps up to the output's
+//! `in_flight` batches waiting for acknowledgement (Kafka; one over HTTP), handed over in
+//! order so they arrive in order, and accounts for them in order: the checkpoint (set only by
+//! the sender, once a batch is delivered, spooled or dropped by policy) only moves forward
 //! within a stream.
 //! When the file is truncated its content gets a new stream; the old one is retired once all
 //! its batches are acknowledged, so a copy of it (copytruncate) continues where they end.
@@ -15,8 +16,11 @@
 //! after its `flush_timeout` without a new line, at a truncation, and when the reader ends.
 
 use std::{
+    collections::VecDeque,
     fs::File,
+    future::Future,
     path::PathBuf,
+    pin::Pin,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex,
@@ -31,7 +35,7 @@ use crate::{
     batch::{Batch, BatchBuilder, RecordTemplate},
     checkpoint::{Checkpoint, CheckpointStore},
     config::{AgentConfig, BatchConfig, InputConfig, LongLines},
-    delivery::Delivery,
+    delivery::{Delivery, Direct},
     fingerprint::Fingerprint,
     framing::{Line, Piece},
     ledger::Count,
@@ -418,66 +422,134 @@ fn add(
     }
 }
 
-/// Ships batches in order; after each acknowledgement, the checkpoint moves to the batch's
+/// A batch handed to the destination and not yet accounted for.
+struct InFlight {
+    batch: Batch,
+    /// The fingerprint of the content its lines were read from.
+    fingerprint: Fingerprint,
+    source: String,
+    /// Its attempt under way, if it went straight to the destination.
+    direct: Option<Direct>,
+}
+
+/// Ships batches in order, with up to the output's `in_flight` of them waiting for
+/// acknowledgement at once; as each is accounted for (in order), the checkpoint moves to its
 /// end (starting from `current`, the file's checkpoint when the task started).
 async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint, mut rx: mpsc::Receiver<Outgoing>) {
-    while let Some(outgoing) = rx.recv().await {
-        current.path = handle.path();
-        match outgoing {
-            Outgoing::Batch(batch, fingerprint) => {
-                let source = current.path.to_string_lossy().into_owned();
-                shared.delivery.ledger.read(&batch.stream, &source, Count::new(batch.lines, batch.file_bytes));
-                if current.fingerprint.is_none_or(|on_disk| on_disk.len < fingerprint.len) {
-                    // The stream's first bytes go on disk before its lines ship: after a crash
-                    // that lost the position, a copy of this content (copytruncate) must still
-                    // be recognised as this stream, not shipped again under a new one. Needed
-                    // only until the fingerprint is full, so a few times per stream at most.
-                    current.fingerprint = Some(fingerprint);
-                    current.stream.clone_from(&batch.stream);
-                    shared.checkpoints.set(current.clone());
-                    persist_now(shared, handle).await;
+    let window = shared.delivery.shipper.in_flight().max(1);
+    let mut waiting: VecDeque<InFlight> = VecDeque::new();
+    // The oldest batch, being delivered, spooled or dropped.
+    let mut settling: Option<Pin<Box<dyn Future<Output = InFlight> + Send + '_>>> = None;
+    // A truncation's new stream, applied once every batch before it is accounted for.
+    let mut reset: Option<String> = None;
+    // A batch could not be handed over: nothing after it may be until it is accounted for.
+    let mut hold = false;
+    let mut closed = false;
+    loop {
+        if settling.is_none() {
+            settling = waiting.pop_front().map(|flight| Box::pin(settle(shared, flight)) as Pin<Box<_>>);
+        }
+        if settling.is_none() {
+            hold = false;
+            if let Some(stream) = reset.take() {
+                apply_reset(handle, shared, &mut current, stream).await;
+            }
+            if closed {
+                return;
+            }
+        }
+        let room = waiting.len() + usize::from(settling.is_some()) < window && !hold && reset.is_none();
+        tokio::select! {
+            outgoing = rx.recv(), if room && !closed => match outgoing {
+                None => closed = true,
+                Some(Outgoing::Reset { stream }) => reset = Some(stream),
+                Some(Outgoing::Batch(batch, fingerprint)) => {
+                    current.path = handle.path();
+                    let source = current.path.to_string_lossy().into_owned();
+                    before_shipping(handle, shared, &mut current, &batch, fingerprint).await;
+                    let direct = shared.delivery.start(&batch);
+                    hold = direct.as_ref().is_some_and(|direct| !direct.queued);
+                    waiting.push_back(InFlight { batch, fingerprint, source, direct });
                 }
-                if !batch.event_cuts.is_empty() || !batch.line_cuts.is_empty() {
-                    // Where events and lines were cut goes on disk before they ship (see
-                    // `event_cuts` and `line_cuts`).
-                    current.event_cuts.extend_from_slice(&batch.event_cuts);
-                    current.line_cuts.extend_from_slice(&batch.line_cuts);
-                    shared.checkpoints.set(current.clone());
-                    persist_now(shared, handle).await;
-                }
-                let span = tracing::debug_span!("batch", stream = %batch.stream, lines = batch.lines);
-                // Delivered, spooled or dropped by policy: the lines are accounted for either way.
-                shared.delivery.send(&batch, &source).instrument(span).await;
+            },
+            flight = async { settling.as_mut().expect("guarded").await }, if settling.is_some() => {
+                settling = None;
+                let InFlight { batch, fingerprint, .. } = flight;
+                current.path = handle.path();
                 current.stream = batch.stream;
                 current.offset = batch.end_offset;
                 current.event_cuts.retain(|cut| *cut > batch.end_offset);
                 current.line_cuts.retain(|cut| *cut > batch.end_offset);
                 current.last_line = batch.last_line;
-                current.fingerprint = Some(fingerprint);
+                // Batches after this one may have put a longer fingerprint on disk already.
+                if current.fingerprint.is_none_or(|known| known.len < fingerprint.len) {
+                    current.fingerprint = Some(fingerprint);
+                }
                 shared.checkpoints.set(current.clone());
-            }
-            Outgoing::Reset { stream } => {
-                // Every batch of the old content is acknowledged: its stream is retired at its
-                // final position, for a copy (copytruncate) to continue. Until now a copy waits.
-                current = Checkpoint {
-                    stream,
-                    offset: 0,
-                    fingerprint: None,
-                    last_line: None,
-                    event_cuts: Vec::new(),
-                    line_cuts: Vec::new(),
-                    ..current
-                };
-                shared.checkpoints.with_state(|state| {
-                    state.retire(handle.id);
-                    state.set(current.clone());
-                });
-                handle.truncation_pending.store(false, Ordering::SeqCst);
-                // The new stream is on disk before any of its batches ships (see the scan).
-                persist_now(shared, handle).await;
             }
         }
     }
+}
+
+/// Writes down, before `batch` ships, what a restart must know about it: the read lines in
+/// the ledger, and on disk the stream's first bytes and where events and lines were cut.
+async fn before_shipping(
+    handle: &FileHandle,
+    shared: &Shared,
+    current: &mut Checkpoint,
+    batch: &Batch,
+    fingerprint: Fingerprint,
+) {
+    let source = current.path.to_string_lossy();
+    shared.delivery.ledger.read(&batch.stream, &source, Count::new(batch.lines, batch.file_bytes));
+    if current.fingerprint.is_none_or(|on_disk| on_disk.len < fingerprint.len) {
+        // The stream's first bytes go on disk before its lines ship: after a crash that lost
+        // the position, a copy of this content (copytruncate) must still be recognised as
+        // this stream, not shipped again under a new one. Needed only until the fingerprint
+        // is full, so a few times per stream at most.
+        current.fingerprint = Some(fingerprint);
+        current.stream.clone_from(&batch.stream);
+        shared.checkpoints.set(current.clone());
+        persist_now(shared, handle).await;
+    }
+    if !batch.event_cuts.is_empty() || !batch.line_cuts.is_empty() {
+        // Where events and lines were cut goes on disk before they ship (see `event_cuts`
+        // and `line_cuts`).
+        current.event_cuts.extend_from_slice(&batch.event_cuts);
+        current.line_cuts.extend_from_slice(&batch.line_cuts);
+        shared.checkpoints.set(current.clone());
+        persist_now(shared, handle).await;
+    }
+}
+
+/// Delivers, spools or (by policy) drops the oldest batch: its lines are accounted for
+/// either way.
+async fn settle(shared: &Shared, mut flight: InFlight) -> InFlight {
+    let span = tracing::debug_span!("batch", stream = %flight.batch.stream, lines = flight.batch.lines);
+    shared.delivery.send(&flight.batch, &flight.source, flight.direct.take()).instrument(span).await;
+    flight
+}
+
+/// Every batch of the old content is accounted for: its stream is retired at its final
+/// position, for a copy (copytruncate) to continue, and the file goes on as `stream`. Until
+/// now a copy waits.
+async fn apply_reset(handle: &FileHandle, shared: &Shared, current: &mut Checkpoint, stream: String) {
+    *current = Checkpoint {
+        stream,
+        offset: 0,
+        fingerprint: None,
+        last_line: None,
+        event_cuts: Vec::new(),
+        line_cuts: Vec::new(),
+        ..current.clone()
+    };
+    shared.checkpoints.with_state(|state| {
+        state.retire(handle.id);
+        state.set(current.clone());
+    });
+    handle.truncation_pending.store(false, Ordering::SeqCst);
+    // The new stream is on disk before any of its batches ships (see the scan).
+    persist_now(shared, handle).await;
 }
 
 /// Writes the checkpoints now (for the orderings above); a failure is logged: a crash before

@@ -110,7 +110,7 @@ impl LineFramer {
     /// Pushes the next bytes of the file; complete lines (and pieces) are appended to `out`.
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<Line>) {
         while !data.is_empty() {
-            match data.iter().position(|&byte| byte == b'\n') {
+            match memchr::memchr(b'\n', data) {
                 Some(newline) => {
                     self.append(&data[..newline], out);
                     self.position += newline as u64 + 1;

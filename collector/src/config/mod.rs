@@ -217,6 +217,18 @@ pub struct KafkaOutput {
     /// Extra librdkafka properties (`security.protocol`, `sasl.*`, ...), passed through as is.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// Batches of one file that may wait for the broker's acknowledgement at once; they
+    /// still arrive in order. 1 to 16. (One at a time when `message.timeout.ms` is set in
+    /// `properties`: see `ship::kafka`.)
+    #[serde(default = "default_in_flight")]
+    pub in_flight: usize,
+}
+
+/// Most batches per file in flight that `in_flight` accepts.
+pub const MAX_IN_FLIGHT: usize = 16;
+
+fn default_in_flight() -> usize {
+    4
 }
 
 fn default_topic() -> String {
@@ -234,6 +246,7 @@ impl KafkaOutput {
             topic: default_topic(),
             compression: default_compression(),
             properties: BTreeMap::new(),
+            in_flight: default_in_flight(),
         }
     }
 }

@@ -161,6 +161,9 @@ impl AgentConfig {
                 if !["lz4", "zstd", "gzip", "snappy", "none"].contains(&kafka.compression.as_str()) {
                     fail("agent.output.kafka.compression".into(), "must be one of lz4, zstd, gzip, snappy, none");
                 }
+                if !(1..=super::MAX_IN_FLIGHT).contains(&kafka.in_flight) {
+                    fail("agent.output.kafka.in_flight".into(), &format!("must be 1 to {}", super::MAX_IN_FLIGHT));
+                }
             }
         }
         if errors.is_empty() {

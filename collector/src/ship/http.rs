@@ -7,7 +7,7 @@ use std::error::Error as _;
 use reqwest::{header::CONTENT_TYPE, StatusCode};
 use vigil_model::{content_type::LOG_BATCH_V1, error::ErrorBody};
 
-use super::ShipError;
+use super::{Attempt, ShipError};
 use crate::{batch::Batch, config::HttpOutput};
 
 /// Path of the ingest endpoint under the server URL.
@@ -30,33 +30,36 @@ impl HttpShipper {
         Ok(HttpShipper { client, endpoint: endpoint(&output.url) })
     }
 
-    pub async fn send(&self, batch: &Batch) -> Result<(), ShipError> {
-        let response = self
+    pub fn start(&self, batch: &Batch) -> Attempt {
+        let request = self
             .client
             .post(&self.endpoint)
             .header(CONTENT_TYPE, LOG_BATCH_V1)
             .header(PARTITION_KEY_HEADER, &batch.stream)
-            .body(batch.payload.clone())
-            .send()
-            .await
-            .map_err(|error| {
-                ShipError::Retryable(format!("failed to reach {}: {}", self.endpoint, chain(&error.without_url())))
-            })?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = response.bytes().await.unwrap_or_default();
-        let message = match serde_json::from_slice::<ErrorBody>(&body) {
-            Ok(error) => error.error.message,
-            Err(_) => String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
-        };
-        let text = format!("server answered {status}: {message}");
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            Err(ShipError::Retryable(text))
-        } else {
-            Err(ShipError::Rejected(text))
-        }
+            .body(batch.payload.clone());
+        Box::pin(send(request, self.endpoint.clone()))
+    }
+}
+
+/// Sends a built request; `Ok` once the server answered 2xx.
+async fn send(request: reqwest::RequestBuilder, endpoint: String) -> Result<(), ShipError> {
+    let response = request.send().await.map_err(|error| {
+        ShipError::Retryable(format!("failed to reach {endpoint}: {}", chain(&error.without_url())))
+    })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body = response.bytes().await.unwrap_or_default();
+    let message = match serde_json::from_slice::<ErrorBody>(&body) {
+        Ok(error) => error.error.message,
+        Err(_) => String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+    };
+    let text = format!("server answered {status}: {message}");
+    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        Err(ShipError::Retryable(text))
+    } else {
+        Err(ShipError::Rejected(text))
     }
 }
 

@@ -9,7 +9,19 @@ pub mod kafka;
 pub mod metrics;
 pub mod retry;
 
+use std::{future::Future, pin::Pin};
+
 use crate::{batch::Batch, config::OutputConfig};
+
+/// One attempt to send a batch, already under way: resolves with the destination's answer.
+pub type Attempt = Pin<Box<dyn Future<Output = Result<(), ShipError>> + Send>>;
+
+/// An attempt just made. `queued` is false when the batch could not even be handed over
+/// (Kafka: librdkafka's queue is full): batches started after it could then overtake it.
+pub struct Started {
+    pub attempt: Attempt,
+    pub queued: bool,
+}
 
 /// Why a send failed; the variant decides the retry delay.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,11 +50,22 @@ impl Shipper {
         }
     }
 
-    /// Sends one batch; `Ok` means the destination acknowledged it durably.
-    pub async fn send(&self, batch: &Batch) -> Result<(), ShipError> {
+    /// Starts sending one batch; the attempt resolves `Ok` once the destination acknowledged
+    /// it durably. Batches of a stream started in turn arrive in turn, for up to
+    /// [`Shipper::in_flight`] of them at once.
+    pub fn start(&self, batch: &Batch) -> Started {
         match self {
-            Shipper::Http(shipper) => shipper.send(batch).await,
-            Shipper::Kafka(shipper) => shipper.send(batch).await,
+            Shipper::Http(shipper) => Started { attempt: shipper.start(batch), queued: true },
+            Shipper::Kafka(shipper) => shipper.start(batch),
+        }
+    }
+
+    /// How many batches of one file may wait for acknowledgement at once. One over HTTP: the
+    /// server may take two requests in either order.
+    pub fn in_flight(&self) -> usize {
+        match self {
+            Shipper::Http(_) => 1,
+            Shipper::Kafka(shipper) => shipper.in_flight(),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{ShipError, Shipper};
+use super::{Attempt, ShipError, Shipper};
 use crate::{batch::Batch, config::OutputConfig, metrics as m};
 
 /// At most one warning per batch and this interval while it keeps failing.
@@ -34,15 +34,17 @@ impl RetryPolicy {
     }
 }
 
-/// Sends `batch` until the destination acknowledges it. Never gives up: cancel the future
+/// Sends `batch` until the destination acknowledges it; `first`, when given, is an attempt
+/// already under way, awaited before any other is made. Never gives up: cancel the future
 /// (shutdown) to stop; the batch then stays unacknowledged and is read again after a restart.
-pub async fn deliver(shipper: &Shipper, batch: &Batch, policy: &RetryPolicy) {
+pub async fn deliver(shipper: &Shipper, batch: &Batch, policy: &RetryPolicy, mut first: Option<Attempt>) {
     let output = shipper.kind();
     let mut attempt = 0u32;
     let mut last_warn: Option<Instant> = None;
     loop {
         attempt += 1;
-        let error = match shipper.send(batch).await {
+        let sending = first.take().unwrap_or_else(|| shipper.start(batch).attempt);
+        let error = match answer(sending, batch, output).await {
             Ok(()) => {
                 if attempt > 1 {
                     tracing::info!(stream = %batch.stream, attempts = attempt, "batch delivered after retries");
@@ -72,6 +74,19 @@ pub async fn deliver(shipper: &Shipper, batch: &Batch, policy: &RetryPolicy) {
             }
         }
         tokio::time::sleep(delay).await;
+    }
+}
+
+/// Awaits an attempt, warning every [`WARN_EVERY`] while it has no answer: a Kafka batch
+/// waits inside librdkafka, without a timeout, while the broker is away (see `ship::kafka`).
+async fn answer(mut sending: Attempt, batch: &Batch, output: &str) -> Result<(), ShipError> {
+    let started = Instant::now();
+    loop {
+        match tokio::time::timeout(WARN_EVERY, &mut sending).await {
+            Ok(answer) => return answer,
+            Err(_) => tracing::warn!(output, stream = %batch.stream, lines = batch.lines, waited = ?started.elapsed(),
+                "a batch is still not acknowledged; it stays queued until the destination takes it"),
+        }
     }
 }
 

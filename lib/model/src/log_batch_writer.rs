@@ -68,16 +68,18 @@ pub fn record_size(shared: &SharedFields, fields: &RecordFields<'_>) -> usize {
     1 + varint_len(body as u64) + body
 }
 
-/// Appends one record (as an element of `LogBatch.records`) to `payload`.
-pub fn append_record(shared: &SharedFields, fields: &RecordFields<'_>, payload: &mut Vec<u8>) {
+/// Appends one record (as an element of `LogBatch.records`) to `payload`; returns where in
+/// `payload` the line's bytes start (they are `fields.line` as is).
+pub fn append_record(shared: &SharedFields, fields: &RecordFields<'_>, payload: &mut Vec<u8>) -> usize {
     payload.push(BATCH_RECORD_KEY);
     put_varint(body_len(shared, fields) as u64, payload);
     // Proto3 leaves out fields at their default values, as prost's own encoding does.
     if !fields.line.is_empty() {
         payload.push(LINE_KEY);
         put_varint(fields.line.len() as u64, payload);
-        payload.extend_from_slice(fields.line);
     }
+    let line_at = payload.len();
+    payload.extend_from_slice(fields.line);
     payload.extend_from_slice(&shared.bytes);
     if fields.offset != 0 {
         payload.push(OFFSET_KEY);
@@ -92,6 +94,7 @@ pub fn append_record(shared: &SharedFields, fields: &RecordFields<'_>, payload: 
             payload.extend_from_slice(&[key, 1]);
         }
     }
+    line_at
 }
 
 fn body_len(shared: &SharedFields, fields: &RecordFields<'_>) -> usize {

@@ -101,7 +101,7 @@ fn config_toml(setup: &Setup, data_dir: &Path, file: &Path, brokers: &str, liste
          service = {service}\n\
          \n\
          [agent.output]\n\
-         kafka = {{ brokers = {brokers}, topic = {topic}, compression = {compression}, properties = {{ {properties} }} }}\n\
+         kafka = {{ brokers = {brokers}, topic = {topic}, compression = {compression}, properties = {{ {properties} }}, in_flight = {in_flight} }}\n\
          \n\
          [agent.batch]\n\
          max_lines = {max_lines}\n\
@@ -121,6 +121,7 @@ fn config_toml(setup: &Setup, data_dir: &Path, file: &Path, brokers: &str, liste
             .collect::<Vec<_>>()
             .join(", "),
         max_lines = setup.max_lines,
+        in_flight = setup.agent_in_flight,
         max_bytes = setup.max_bytes,
     )
 }

@@ -60,10 +60,13 @@ pub struct AgentBenchArgs {
     #[arg(long, default_value_t = 1)]
     pub cpu: usize,
     /// Batches the baseline keeps waiting for acknowledgement at once: the producer's ceiling.
-    /// A second baseline always runs with 1, the agent's own shape (one batch in flight per
-    /// file, the next one ready).
+    /// A second baseline always runs with 1 (one batch in flight, the next one ready).
     #[arg(long, default_value_t = 64)]
     pub baseline_in_flight: usize,
+    /// The agent's `output.kafka.in_flight`: batches of the file it keeps waiting for
+    /// acknowledgement at once.
+    #[arg(long, default_value_t = 4)]
+    pub agent_in_flight: usize,
     /// Extra librdkafka property for both producers, `KEY=VALUE` (repeatable): the agent's
     /// `kafka.properties`, the baseline's producer config.
     #[arg(long = "producer-property", value_name = "KEY=VALUE", value_parser = parse_property)]
@@ -102,6 +105,7 @@ pub struct Setup {
     broker_cpus: Option<String>,
     max_lines: usize,
     max_bytes: usize,
+    agent_in_flight: usize,
     compression: String,
     producer_properties: Vec<(String, String)>,
 }
@@ -186,6 +190,7 @@ fn setup(args: &AgentBenchArgs) -> anyhow::Result<Setup> {
         shipper_cpus: args.cpu.to_string(),
         broker_cpus: (!others.is_empty()).then(|| others.join(",")),
         max_lines: args.max_lines.max(1),
+        agent_in_flight: args.agent_in_flight.max(1),
         max_bytes: args.max_bytes.max(1),
         compression: args.compression.clone(),
         producer_properties: args.producer_properties.clone(),
@@ -236,6 +241,7 @@ fn report(args: &AgentBenchArgs, file: &lines::LogFile, runs: &[RunFigures]) -> 
     report.add("file_lines", file.lines as f64, "lines");
     report.add("runs", runs.len() as f64, "runs");
     report.add("baseline_in_flight", args.baseline_in_flight as f64, "batches");
+    report.add("agent_in_flight", args.agent_in_flight as f64, "batches");
     type Pick = fn(&RunFigures) -> &Shipped;
     let shippers: [(&str, Pick); 3] =
         [("agent", |r| &r.agent), ("baseline", |r| &r.baseline), ("baseline_serial", |r| &r.serial)];

@@ -1,7 +1,8 @@
 //! The Kafka producer: idempotent, `acks=all`, compressed; `send` returns after every message
-//! of the call is acknowledged.
+//! of the call is acknowledged. [`KafkaProducer::enqueue`] hands one message over and returns
+//! its acknowledgement, so a caller can keep several in flight.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use rdkafka::{
     message::{Header, OwnedHeaders},
@@ -44,24 +45,43 @@ impl KafkaProducer {
     pub async fn send(&self, topic: &str, messages: Vec<OutgoingMessage>) -> Result<Appended, BusError> {
         let mut deliveries = Vec::with_capacity(messages.len());
         for message in &messages {
-            let mut headers = OwnedHeaders::new_with_capacity(message.headers.len());
-            for (key, value) in &message.headers {
-                headers = headers.insert(Header { key, value: Some(value.as_slice()) });
-            }
-            let mut record: FutureRecord<'_, [u8], [u8]> =
-                FutureRecord::to(topic).payload(message.payload.as_slice()).headers(headers);
-            if let Some(key) = &message.key {
-                record = record.key(key.as_slice());
-            }
-            // Waits (without blocking the runtime) while librdkafka's queue is full.
-            let delivery = self
-                .producer
-                .send_result(record)
-                .map_err(|(error, _)| BusError::Unavailable(format!("failed to queue message: {error}")))?;
-            deliveries.push(delivery);
+            let headers: Vec<(&str, &[u8])> =
+                message.headers.iter().map(|(key, value)| (key.as_str(), value.as_slice())).collect();
+            deliveries.push(self.enqueue(topic, message.key.as_deref(), &headers, &message.payload)?);
         }
         let mut first = None;
         for delivery in deliveries {
+            let delivered = delivery.await?;
+            first.get_or_insert(delivered);
+        }
+        first.ok_or_else(|| BusError::Rejected("nothing to send".to_string()))
+    }
+
+    /// Queues one message (librdkafka copies it) and returns its acknowledgement. The queueing
+    /// itself happens now, so messages queued one after another with the same key reach
+    /// their partition in that order (the producer is idempotent). Fails at once when
+    /// librdkafka's queue is full.
+    pub fn enqueue(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        headers: &[(&str, &[u8])],
+        payload: &[u8],
+    ) -> Result<impl Future<Output = Result<Appended, BusError>> + Send + 'static, BusError> {
+        let mut owned_headers = OwnedHeaders::new_with_capacity(headers.len());
+        for (key, value) in headers {
+            owned_headers = owned_headers.insert(Header { key, value: Some(*value) });
+        }
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).payload(payload).headers(owned_headers);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        let delivery = self
+            .producer
+            .send_result(record)
+            .map_err(|(error, _)| BusError::Unavailable(format!("failed to queue message: {error}")))?;
+        let topic = topic.to_string();
+        Ok(async move {
             let delivered = delivery
                 .await
                 .map_err(|_| BusError::Unavailable("producer dropped before delivery".to_string()))?
@@ -69,9 +89,8 @@ impl KafkaProducer {
                     metrics::counter!(crate::metrics::PRODUCE_ERRORS_TOTAL).increment(1);
                     BusError::Unavailable(format!("failed to deliver to {topic}: {error}"))
                 })?;
-            first.get_or_insert(Appended { partition: delivered.partition as u32, offset: delivered.offset as u64 });
-        }
-        first.ok_or_else(|| BusError::Rejected("nothing to send".to_string()))
+            Ok(Appended { partition: delivered.partition as u32, offset: delivered.offset as u64 })
+        })
     }
 
     /// Waits until queued messages are delivered or `timeout` passes.
