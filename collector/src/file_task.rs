@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tracing::Instrument;
 
 use crate::{
-    batch::{Batch, BatchBuilder, RecordTemplate},
+    batch::{Batch, BatchBuilder, PayloadPool, RecordTemplate},
     checkpoint::{Checkpoint, CheckpointStore},
     config::{AgentConfig, BatchConfig, InputConfig, LongLines},
     delivery::{Delivery, Direct},
@@ -197,8 +197,9 @@ pub async fn run(
 ) -> (FileId, Ended) {
     let (tx, rx) = mpsc::channel(1);
     let checkpoint = start.checkpoint.clone();
-    let reader = read_loop(&handle, file, start, &template, &shared, stop, tx);
-    let (ended, ()) = tokio::join!(reader, send_loop(&handle, &shared, checkpoint, rx));
+    let pool = PayloadPool::default();
+    let reader = read_loop(&handle, file, start, &template, &shared, &pool, stop, tx);
+    let (ended, ()) = tokio::join!(reader, send_loop(&handle, &shared, &pool, checkpoint, rx));
     if ended == Ended::Drained {
         // Retired, not just dropped: a scan can miss a file renamed while it lists the
         // directory (readdir may skip such an entry), and the file then comes back under its
@@ -219,6 +220,7 @@ async fn read_loop(
     start: Start,
     template: &RecordTemplate,
     shared: &Shared,
+    pool: &PayloadPool,
     mut stop: watch::Receiver<bool>,
     tx: mpsc::Sender<Outgoing>,
 ) -> Ended {
@@ -227,7 +229,7 @@ async fn read_loop(
     let reading = &template.reading;
     let tailer = Tailer::new(file, checkpoint.offset, shared.max_line_bytes, reading.long_lines, head);
     let mut tailer = Some(tailer.with_line_cuts(checkpoint.line_cuts.clone()));
-    let mut builder = BatchBuilder::new(shared.batch, checkpoint.stream, template);
+    let mut builder = BatchBuilder::new(shared.batch, checkpoint.stream, template).with_pool(pool.clone());
     // Lines not yet in `builder` because their event may go on (multiline inputs only).
     let mut events = reading.multiline.as_deref().map(|rules| Aggregator::new(rules).with_cuts(event_cuts));
     // The fingerprint of the content the builder's lines come from.
@@ -282,8 +284,14 @@ async fn read_loop(
                     None => lines,
                 };
                 let source = handle.path().to_string_lossy().into_owned();
-                for record in records {
+                for record in &records {
                     add(&mut builder, record, &source, read_time_ms, now, EventEnd::Read, &mut ready);
+                }
+                let tailer = tailer.as_mut().expect("the tailer is there");
+                if at_end {
+                    tailer.release_spare();
+                } else {
+                    tailer.recycle(records);
                 }
                 at_end
             }
@@ -295,7 +303,7 @@ async fn read_loop(
                 // A pending event is the old content's: it goes in that stream's last batch.
                 if let Some(event) = events.as_mut().and_then(Aggregator::flush) {
                     let source = handle.path().to_string_lossy().into_owned();
-                    add(&mut builder, event, &source, read_time_ms, now, EventEnd::Read, &mut ready);
+                    add(&mut builder, &event, &source, read_time_ms, now, EventEnd::Read, &mut ready);
                 }
                 ready.extend(builder.take());
                 for batch in ready.drain(..) {
@@ -306,7 +314,7 @@ async fn read_loop(
                 if tx.send(Outgoing::Reset { stream: stream.clone() }).await.is_err() {
                     break 'read Ended::Stopped;
                 }
-                builder = BatchBuilder::new(shared.batch, stream, template);
+                builder = BatchBuilder::new(shared.batch, stream, template).with_pool(pool.clone());
                 events = reading.multiline.as_deref().map(Aggregator::new);
                 fingerprint = Fingerprint::of_bytes(&[]);
                 false
@@ -324,7 +332,7 @@ async fn read_loop(
             events.as_mut().filter(|events| events.due_in(now) == Some(Duration::ZERO)).and_then(Aggregator::flush)
         {
             let source = handle.path().to_string_lossy().into_owned();
-            add(&mut builder, event, &source, read_time_ms, now, EventEnd::Cut, &mut ready);
+            add(&mut builder, &event, &source, read_time_ms, now, EventEnd::Cut, &mut ready);
         }
         if builder.due_in(now) == Some(Duration::ZERO) {
             ready.extend(builder.take());
@@ -358,7 +366,7 @@ async fn read_loop(
     if let Some(event) = events.as_mut().and_then(Aggregator::flush) {
         let source = handle.path().to_string_lossy().into_owned();
         let now = Instant::now();
-        add(&mut builder, event, &source, unix_ms(SystemTime::now()), now, EventEnd::Cut, &mut last);
+        add(&mut builder, &event, &source, unix_ms(SystemTime::now()), now, EventEnd::Cut, &mut last);
     }
     last.extend(builder.take());
     for batch in last {
@@ -378,7 +386,7 @@ fn count_lines(lines: &[Line]) {
             skipped += line.skipped_bytes;
         }
         split += u64::from(line.piece == Piece::First);
-        invalid_utf8 += u64::from(std::str::from_utf8(&line.bytes).is_err());
+        invalid_utf8 += u64::from(simdutf8::basic::from_utf8(&line.bytes).is_err());
     }
     metrics::counter!(m::LINES_READ_TOTAL).increment(lines.len() as u64);
     for (name, count) in [
@@ -406,7 +414,7 @@ enum EventEnd {
 /// Adds a record (a line, an event or a piece) to the batch; batches it fills go to `ready`.
 fn add(
     builder: &mut BatchBuilder,
-    record: Line,
+    record: &Line,
     source: &str,
     read_time_ms: i64,
     now: Instant,
@@ -435,7 +443,13 @@ struct InFlight {
 /// Ships batches in order, with up to the output's `in_flight` of them waiting for
 /// acknowledgement at once; as each is accounted for (in order), the checkpoint moves to its
 /// end (starting from `current`, the file's checkpoint when the task started).
-async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint, mut rx: mpsc::Receiver<Outgoing>) {
+async fn send_loop(
+    handle: &FileHandle,
+    shared: &Shared,
+    pool: &PayloadPool,
+    mut current: Checkpoint,
+    mut rx: mpsc::Receiver<Outgoing>,
+) {
     let window = shared.delivery.shipper.in_flight().max(1);
     let mut waiting: VecDeque<InFlight> = VecDeque::new();
     // The oldest batch, being delivered, spooled or dropped.
@@ -486,6 +500,7 @@ async fn send_loop(handle: &FileHandle, shared: &Shared, mut current: Checkpoint
                     current.fingerprint = Some(fingerprint);
                 }
                 shared.checkpoints.set(current.clone());
+                pool.put(batch.payload);
             }
         }
     }

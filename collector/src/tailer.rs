@@ -69,6 +69,8 @@ pub struct Tailer {
     /// Offsets where an unterminated last line was shipped before a restart (its
     /// `partial_line_timeout` passed): the line ends there again. Ascending.
     line_cuts: VecDeque<u64>,
+    /// The emptied list of the lines last used ([`Tailer::recycle`]), for the next poll.
+    spare_lines: Vec<Line>,
 }
 
 /// Size of one `pread`.
@@ -86,6 +88,7 @@ impl Tailer {
             head,
             may_start_mid_line: long_lines == LongLines::Split && offset > 0,
             line_cuts: Default::default(),
+            spare_lines: Vec::new(),
         }
     }
 
@@ -116,6 +119,19 @@ impl Tailer {
             cuts.pop_front();
         }
         framer.push(bytes, lines);
+    }
+
+    /// Takes back lines that were used: their buffers and their list hold the lines of
+    /// later polls (see [`LineFramer::recycle`]).
+    pub fn recycle(&mut self, mut lines: Vec<Line>) {
+        self.framer.recycle(lines.drain(..).map(|line| line.bytes));
+        self.spare_lines = lines;
+    }
+
+    /// Frees the buffers kept for reuse: the file is idle.
+    pub fn release_spare(&mut self) {
+        self.framer.release_spare();
+        self.spare_lines = Vec::new();
     }
 
     /// Offset after the last byte read.
@@ -150,7 +166,7 @@ impl Tailer {
                 self.framer.continue_line();
             }
         }
-        let mut lines = Vec::new();
+        let mut lines = std::mem::take(&mut self.spare_lines);
         let mut bytes = 0u64;
         let at_end = loop {
             let position = self.framer.position();
