@@ -197,9 +197,9 @@ pub async fn run(
 ) -> (FileId, Ended) {
     let (tx, rx) = mpsc::channel(1);
     let checkpoint = start.checkpoint.clone();
-    let pool = PayloadPool::default();
-    let reader = read_loop(&handle, file, start, &template, &shared, &pool, stop, tx);
-    let (ended, ()) = tokio::join!(reader, send_loop(&handle, &shared, &pool, checkpoint, rx));
+    let task = Task { handle: &handle, shared: &shared, pool: PayloadPool::default() };
+    let (ended, ()) =
+        tokio::join!(read_loop(&task, file, start, &template, stop, tx), send_loop(&task, checkpoint, rx));
     if ended == Ended::Drained {
         // Retired, not just dropped: a scan can miss a file renamed while it lists the
         // directory (readdir may skip such an entry), and the file then comes back under its
@@ -214,16 +214,23 @@ pub async fn run(
     (handle.id, ended)
 }
 
+/// What the reader and the sender of one file share.
+struct Task<'a> {
+    handle: &'a FileHandle,
+    shared: &'a Shared,
+    /// Payload buffers the sender gives back to the reader's batch builder.
+    pool: PayloadPool,
+}
+
 async fn read_loop(
-    handle: &FileHandle,
+    task: &Task<'_>,
     file: File,
     start: Start,
     template: &RecordTemplate,
-    shared: &Shared,
-    pool: &PayloadPool,
     mut stop: watch::Receiver<bool>,
     tx: mpsc::Sender<Outgoing>,
 ) -> Ended {
+    let Task { handle, shared, pool } = task;
     let Start { checkpoint, head } = start;
     let event_cuts = checkpoint.event_cuts.clone();
     let reading = &template.reading;
@@ -443,13 +450,8 @@ struct InFlight {
 /// Ships batches in order, with up to the output's `in_flight` of them waiting for
 /// acknowledgement at once; as each is accounted for (in order), the checkpoint moves to its
 /// end (starting from `current`, the file's checkpoint when the task started).
-async fn send_loop(
-    handle: &FileHandle,
-    shared: &Shared,
-    pool: &PayloadPool,
-    mut current: Checkpoint,
-    mut rx: mpsc::Receiver<Outgoing>,
-) {
+async fn send_loop(task: &Task<'_>, mut current: Checkpoint, mut rx: mpsc::Receiver<Outgoing>) {
+    let Task { handle, shared, pool } = task;
     let window = shared.delivery.shipper.in_flight().max(1);
     let mut waiting: VecDeque<InFlight> = VecDeque::new();
     // The oldest batch, being delivered, spooled or dropped.
