@@ -140,6 +140,7 @@ pub async fn run(
                     metrics::counter!(m::CHECKPOINT_WRITE_ERRORS_TOTAL).increment(1);
                     tracing::warn!(error = %format!("{error:#}"), "failed to write checkpoints; retrying at the next interval");
                 }
+                give_back_free_memory();
             }
         }
     }
@@ -372,6 +373,18 @@ async fn persist(checkpoints: &Arc<CheckpointStore>, delivery: &Arc<Delivery>) -
     .await
     .context("checkpoint writer panicked")??;
     Ok(())
+}
+
+/// Returns the heap's free pages to the system. A burst (a busy file's batches in flight,
+/// and librdkafka's copies of them) leaves freed memory that glibc would otherwise keep, so
+/// the agent's resident memory stayed at its peak: at a steady 10 MB/s, 31 MiB instead of the
+/// 2x MiB it uses. A few microseconds per second.
+fn give_back_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks and trims the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 async fn serve_observability(listener: TcpListener) {

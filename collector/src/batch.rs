@@ -50,12 +50,12 @@ pub struct Batch {
 
 /// Payload buffers of a file's batches already accounted for, emptied, for its builder to
 /// fill again: a busy file otherwise takes fresh pages for every batch (the page faults were
-/// 8% of the agent's CPU at full speed). Only large buffers are kept, two at most.
+/// 8% of the agent's CPU at full speed). Only large buffers are kept, one at a time.
 #[derive(Debug, Clone, Default)]
 pub struct PayloadPool(Arc<Mutex<Vec<Vec<u8>>>>);
 
 impl PayloadPool {
-    const KEEP: usize = 2;
+    const KEEP: usize = 1;
     const SMALLEST: usize = 64 << 10;
 
     /// Gives back the payload of a batch that was delivered, spooled or dropped.

@@ -73,10 +73,10 @@ pub struct LineFramer {
     spare: Vec<Vec<u8>>,
 }
 
-/// Most buffers a framer keeps for reuse: more than the lines of one poll. Each holds at
-/// most [`SPARE_CAPACITY`], so they hold 8 MiB at worst and about 1 MiB for lines of 200 B.
-const SPARE_BUFFERS: usize = 4096;
-const SPARE_CAPACITY: usize = 2048;
+/// Most buffers a framer keeps for reuse: about the lines of one poll. Each holds at
+/// most [`SPARE_CAPACITY`], so they hold 2 MiB at worst and about 0.5 MiB for lines of 200 B.
+const SPARE_BUFFERS: usize = 2048;
+const SPARE_CAPACITY: usize = 1024;
 
 impl LineFramer {
     /// A framer whose next byte is at `offset`, which must be a line boundary; long lines

@@ -228,7 +228,7 @@ pub struct KafkaOutput {
 pub const MAX_IN_FLIGHT: usize = 16;
 
 fn default_in_flight() -> usize {
-    4
+    16
 }
 
 fn default_topic() -> String {

@@ -65,7 +65,7 @@ pub struct AgentBenchArgs {
     pub baseline_in_flight: usize,
     /// The agent's `output.kafka.in_flight`: batches of the file it keeps waiting for
     /// acknowledgement at once.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 16)]
     pub agent_in_flight: usize,
     /// Extra librdkafka property for both producers, `KEY=VALUE` (repeatable): the agent's
     /// `kafka.properties`, the baseline's producer config.
