@@ -58,6 +58,8 @@ struct Received {
     /// seq -> identities (stream, offset) it arrived under.
     lines: Mutex<HashMap<u64, HashSet<(String, u64)>>>,
     unparsed: AtomicU64,
+    /// The first unparsed lines, as (stream, offset, line), for the failure message.
+    unparsed_samples: Mutex<Vec<(String, u64, String)>>,
 }
 
 async fn ingest(State(state): State<Arc<Received>>, body: Bytes) -> StatusCode {
@@ -73,6 +75,11 @@ async fn ingest(State(state): State<Arc<Received>>, body: Bytes) -> StatusCode {
             }
             None => {
                 state.unparsed.fetch_add(1, Ordering::SeqCst);
+                let mut samples = state.unparsed_samples.lock().expect("not poisoned");
+                if samples.len() < 5 {
+                    let line = String::from_utf8_lossy(&record.line[..record.line.len().min(200)]).into_owned();
+                    samples.push((record.stream.clone(), record.offset, line));
+                }
             }
         }
     }
@@ -240,7 +247,14 @@ after = "1s"
         eprintln!("agent log about {files:?}:\n{}", about.join("\n"));
     }
     assert!(twice.is_empty(), "lines arrived under two identities: {:?}, e.g. {example:?}", first(&twice));
-    assert_eq!(state.unparsed.load(Ordering::SeqCst), 0, "every line arrived whole");
+    let samples = state.unparsed_samples.lock().expect("not poisoned").clone();
+    if let Some((stream, _, _)) = samples.first() {
+        let log = std::fs::read_to_string(config.with_file_name("agent.log")).unwrap_or_default();
+        let file = stream.rsplit_once(':').map_or(stream.as_str(), |(file, _)| file);
+        let about: Vec<&str> = log.lines().filter(|line| line.contains(file)).collect();
+        eprintln!("agent log about {file}:\n{}", about.join("\n"));
+    }
+    assert_eq!(state.unparsed.load(Ordering::SeqCst), 0, "every line arrived whole; first ones not: {samples:?}");
     assert!(kills == plan.kills && outage_done, "the run killed {kills} times and had its outage");
     assert_eq!(rotations, plan.rotations, "every rotation was made");
 }
