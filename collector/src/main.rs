@@ -11,8 +11,21 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use vigil_collector::{cli, AgentConfig};
 use vigil_common::{config::env_overrides, shutdown, telemetry};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Threads that read files and write checkpoints and the spool. Tokio's default (512) let
+/// an agent tailing 1,000 busy files run 170 of them, each with its stack, read buffer and
+/// allocator arena: about 60 MiB more than with 32, and no faster.
+const BLOCKING_THREADS: usize = 32;
+
+fn main() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+        .expect("the tokio runtime starts");
+    runtime.block_on(run())
+}
+
+async fn run() -> ExitCode {
     let env = env_overrides();
     match cli::parse_or_exit(&env) {
         cli::Invocation::Check(path) => cli::check(&path, &env),
