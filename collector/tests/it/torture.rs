@@ -52,12 +52,19 @@ impl Plan {
 }
 
 /// What the receiver keeps of each line: its sequence number and identity.
+/// What follows the sequence number on every line the writer writes.
+const LINE_PAD: &str = "torture line padding to make a line of about one hundred bytes, as logs are";
+
 #[derive(Default)]
 struct Received {
     failing: AtomicBool,
     /// seq -> identities (stream, offset) it arrived under.
     lines: Mutex<HashMap<u64, HashSet<(String, u64)>>>,
     unparsed: AtomicU64,
+    /// Lines cut short that are the start of a line the writer wrote: a copytruncate copy can
+    /// end inside the line being written (the copy races the writer, as with logrotate), and
+    /// the agent ships that unterminated end after `partial_line_timeout`.
+    torn: AtomicU64,
     /// The first unparsed lines, as (stream, offset, line), for the failure message.
     unparsed_samples: Mutex<Vec<(String, u64, String)>>,
 }
@@ -73,6 +80,9 @@ async fn ingest(State(state): State<Arc<Received>>, body: Bytes) -> StatusCode {
             Some(seq) => {
                 lines.entry(seq).or_default().insert((record.stream, record.offset));
             }
+            None if is_torn(&record.line) => {
+                state.torn.fetch_add(1, Ordering::SeqCst);
+            }
             None => {
                 state.unparsed.fetch_add(1, Ordering::SeqCst);
                 let mut samples = state.unparsed_samples.lock().expect("not poisoned");
@@ -86,10 +96,31 @@ async fn ingest(State(state): State<Arc<Received>>, body: Bytes) -> StatusCode {
     StatusCode::OK
 }
 
+/// The sequence number of a whole line (`seq=N` and the padding), else `None`.
 fn parse_seq(line: &[u8]) -> Option<u64> {
     let rest = line.strip_prefix(b"seq=")?;
     let digits = rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len());
+    let pad = rest[digits..].strip_prefix(b" ")?;
+    if digits == 0 || pad != LINE_PAD.as_bytes() {
+        return None;
+    }
     std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
+/// A line cut short: the start of one the writer writes (`seq=`, digits, a space and the
+/// padding, each possibly cut).
+fn is_torn(line: &[u8]) -> bool {
+    let prefix = &b"seq="[..line.len().min(4)];
+    let Some(rest) = line.strip_prefix(prefix) else { return false };
+    if line.len() <= 4 {
+        return true;
+    }
+    let digits = rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len());
+    match rest[digits..].split_first() {
+        None => true,
+        Some((b' ', pad)) => digits > 0 && LINE_PAD.as_bytes().starts_with(pad),
+        Some(_) => false,
+    }
 }
 
 /// The writer's current file and the next sequence number.
@@ -226,13 +257,14 @@ after = "1s"
     let twice: Vec<u64> = lines.iter().filter(|(_, at)| at.len() > 1).map(|(seq, _)| *seq).collect();
     let window_lines: u64 = windows.iter().map(|(from, to)| to - from).sum();
     eprintln!(
-        "torture: {written} lines written, {rotations} rotations, {kills} kills, outage {:?}; {} arrived, {} lost inside copytruncate windows (of {window_lines} written in them), {} lost outside, {} under two identities, {} unparsed",
+        "torture: {written} lines written, {rotations} rotations, {kills} kills, outage {:?}; {} arrived, {} lost inside copytruncate windows (of {window_lines} written in them), {} lost outside, {} under two identities, {} unparsed, {} torn (copies that end inside a line)",
         plan.outage,
         lines.len(),
         missing.len() - lost_outside.len(),
         lost_outside.len(),
         twice.len(),
         state.unparsed.load(Ordering::SeqCst),
+        state.torn.load(Ordering::SeqCst),
     );
     assert!(lost_outside.is_empty(), "lines lost outside copytruncate windows: {:?}", first(&lost_outside));
     let example: Vec<_> = first(&twice).into_iter().take(3).map(|seq| (seq, lines[&seq].clone())).collect();
@@ -255,6 +287,8 @@ after = "1s"
         eprintln!("agent log about {file}:\n{}", about.join("\n"));
     }
     assert_eq!(state.unparsed.load(Ordering::SeqCst), 0, "every line arrived whole; first ones not: {samples:?}");
+    let torn = state.torn.load(Ordering::SeqCst);
+    assert!(torn <= windows.len() as u64, "{torn} lines cut short, more than the {} copies made", windows.len());
     assert!(kills == plan.kills && outage_done, "the run killed {kills} times and had its outage");
     assert_eq!(rotations, plan.rotations, "every rotation was made");
 }
@@ -268,7 +302,6 @@ fn first(seqs: &[u64]) -> Vec<u64> {
 
 /// Appends `seq=<n>` lines of about 100 bytes at `rate` bytes/s until `stop`.
 fn write_steadily(writer: &Writer, stop: &AtomicBool, rate: u64) {
-    const LINE_PAD: &str = "torture line padding to make a line of about one hundred bytes, as logs are";
     const CHUNK_LINES: u64 = 64;
     let started = Instant::now();
     let mut bytes = 0u64;
@@ -310,4 +343,19 @@ fn copytruncate(writer: &Writer, app_log: &Path, rotated: &PathBuf) -> (u64, u64
     let file = writer.file.lock().expect("not poisoned");
     file.set_len(0).expect("truncate");
     (from, writer.next_seq.load(Ordering::SeqCst))
+}
+
+#[test]
+fn whole_lines_parse_and_cut_ones_are_torn() {
+    let whole = format!("seq=6962123 {LINE_PAD}");
+    assert_eq!(parse_seq(whole.as_bytes()), Some(6_962_123));
+    for cut in [4, 8, 12, 20, whole.len() - 1] {
+        assert_eq!(parse_seq(&whole.as_bytes()[..cut]), None, "a line cut at {cut} is not taken for a sequence number");
+    }
+    for cut in [1, 4, 8, 11, 12, 20, whole.len() - 1] {
+        assert!(is_torn(&whole.as_bytes()[..cut]), "cut at {cut}");
+    }
+    assert!(!is_torn(b"garbage"));
+    assert!(!is_torn(b"seq=12 other text"));
+    assert!(!is_torn(whole[4..].as_bytes()), "a line that starts in the middle is not a torn end");
 }
