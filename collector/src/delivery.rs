@@ -16,7 +16,7 @@ use crate::{
     config::{SpoolConfig, WhenFull},
     ledger::{Count, Ledger},
     metrics as m,
-    ship::{retry, retry::RetryPolicy, Attempt, Shipper, Started},
+    ship::{retry, retry::RetryPolicy, Shipper, Started},
     spool::{Spool, SpoolError},
 };
 
@@ -36,11 +36,8 @@ pub enum Outcome {
 
 /// A batch's first attempt, started at `since` (its `spool.after` counts from there).
 pub struct Direct {
-    attempt: Attempt,
+    pub started: Started,
     since: Instant,
-    /// See [`Started::queued`]: when false, a later batch must not start before this one is
-    /// delivered or spooled.
-    pub queued: bool,
 }
 
 pub struct Delivery {
@@ -58,10 +55,7 @@ impl Delivery {
     /// started in turn arrive in turn (see [`Shipper::in_flight`]).
     pub fn start(&self, batch: &Batch) -> Option<Direct> {
         let direct = self.spool.as_ref().is_none_or(|spool| spool.is_empty());
-        direct.then(|| {
-            let Started { attempt, queued } = self.shipper.start(batch);
-            Direct { attempt, since: Instant::now(), queued }
-        })
+        direct.then(|| Direct { started: self.shipper.start(batch), since: Instant::now() })
     }
 
     /// Delivers, spools or (by policy) drops `batch`, read from the file at `source`;
@@ -70,7 +64,7 @@ impl Delivery {
     pub async fn send(&self, batch: &Batch, source: &str, mut started: Option<Direct>) -> Outcome {
         let count = Count::new(batch.lines, batch.file_bytes);
         let Some(spool) = &self.spool else {
-            retry::deliver(&self.shipper, batch, &self.retry, started.map(|started| started.attempt)).await;
+            retry::deliver(&self.shipper, batch, &self.retry, started.map(|direct| direct.started.attempt)).await;
             self.delivered(&batch.stream, count);
             return Outcome::Delivered;
         };
@@ -78,7 +72,7 @@ impl Delivery {
         loop {
             if spool.is_empty() {
                 let (first, wait) = match started.take() {
-                    Some(Direct { attempt, since, .. }) => {
+                    Some(Direct { started: Started { attempt, .. }, since }) => {
                         (Some(attempt), self.config.after.saturating_sub(since.elapsed()))
                     }
                     None => (None, self.config.after),

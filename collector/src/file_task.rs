@@ -484,7 +484,7 @@ async fn send_loop(task: &Task<'_>, mut current: Checkpoint, mut rx: mpsc::Recei
                     let source = current.path.to_string_lossy().into_owned();
                     before_shipping(handle, shared, &mut current, &batch, fingerprint).await;
                     let direct = shared.delivery.start(&batch);
-                    hold = direct.as_ref().is_some_and(|direct| !direct.queued);
+                    hold = direct.as_ref().is_some_and(|direct| !direct.started.queued);
                     waiting.push_back(InFlight { batch, fingerprint, source, direct });
                 }
             },
