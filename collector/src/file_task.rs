@@ -265,7 +265,7 @@ async fn read_loop(
         let mut ready = Vec::new();
         let mut read_failed = false;
         let at_end = match polled {
-            Ok(Polled::Read { mut lines, bytes, at_end }) => {
+            Ok(Polled::Read { mut lines, bytes, at_end, valid_utf8 }) => {
                 if bytes > 0 {
                     last_growth = now;
                     fingerprint = tailer.as_ref().map(Tailer::fingerprint).expect("the tailer is there");
@@ -279,7 +279,7 @@ async fn read_loop(
                     }
                 }
                 metrics::counter!(m::BYTES_READ_TOTAL).increment(bytes);
-                count_lines(&lines);
+                count_lines(&lines, valid_utf8);
                 let records = match events.as_mut() {
                     Some(events) => {
                         let mut complete = Vec::new();
@@ -384,8 +384,9 @@ async fn read_loop(
     ended
 }
 
-/// Counts what the agent's metrics say of lines as they are read (before multiline).
-fn count_lines(lines: &[Line]) {
+/// Counts what the agent's metrics say of lines as they are read (before multiline);
+/// `valid_utf8`: they are known to be valid UTF-8.
+fn count_lines(lines: &[Line], valid_utf8: bool) {
     let (mut truncated, mut skipped, mut split, mut invalid_utf8) = (0, 0, 0, 0);
     for line in lines {
         if line.truncated {
@@ -393,7 +394,7 @@ fn count_lines(lines: &[Line]) {
             skipped += line.skipped_bytes;
         }
         split += u64::from(line.piece == Piece::First);
-        invalid_utf8 += u64::from(simdutf8::basic::from_utf8(&line.bytes).is_err());
+        invalid_utf8 += u64::from(!valid_utf8 && simdutf8::basic::from_utf8(&line.bytes).is_err());
     }
     metrics::counter!(m::LINES_READ_TOTAL).increment(lines.len() as u64);
     for (name, count) in [

@@ -129,6 +129,11 @@ impl LineFramer {
         self.position
     }
 
+    /// The bytes held of the line not complete yet.
+    pub fn pending(&self) -> &[u8] {
+        &self.pending
+    }
+
     /// Forgets any partial line and continues at `offset` (after a truncation).
     pub fn reset(&mut self, offset: u64) {
         let spare = std::mem::take(&mut self.spare);

@@ -3,14 +3,15 @@
 //!
 //! - Throughput: the agent ships a pre-written file of real log lines to Kafka; the baseline
 //!   ([`baseline`], the ceiling) reads the same file and produces the same messages through
-//!   the same producer settings. Each runs as its own process pinned to one core (`--cpu`),
-//!   against a fresh tansu broker pinned to the other cores ([`broker`]); figures: MiB/s
-//!   from spawn until every line is acknowledged, CPU seconds per GB ([`throughput`]). The
-//!   baseline runs twice: with `--baseline-in-flight` batches awaiting acknowledgement (the
-//!   ceiling), and with one (the agent's shape), which separates what the protocol shape
-//!   costs from what the agent's own work costs.
+//!   the same producer settings, with as many batches awaiting acknowledgement as the agent
+//!   keeps per file. Each runs as its own process pinned to one core (`--cpu`), against a
+//!   fresh tansu broker pinned to the other cores ([`broker`]); figures: MiB/s from spawn
+//!   until every line is acknowledged, CPU seconds per GB ([`throughput`]). The baseline runs
+//!   a second time with more batches in flight (`--wide-in-flight`, `baseline_wide`): what a
+//!   producer holding more in memory than the agent allows itself would gain.
 //! - Memory: a writer appends real lines at a steady rate while the agent ships them; its
-//!   median and largest `VmRSS` and its CPU % ([`steady`]).
+//!   median and largest `VmRSS` and its CPU % once past a warm-up, and the largest `VmRSS`
+//!   during the warm-up, apart ([`steady`]).
 //!
 //! `--runs` repeats everything; the table and the JSON line hold medians (each ratio is the
 //! median of the per-run ratios). The first run also reads every topic back ([`verify`]).
@@ -47,9 +48,14 @@ pub struct AgentBenchArgs {
     /// Whole runs (throughput of both, then the steady rate); figures are medians over them.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
-    /// How long the steady writer appends.
+    /// How long the steady writer appends after its warm-up.
     #[arg(long, default_value_t = 30)]
     pub steady_secs: u64,
+    /// How long the steady writer appends before the steady figures start: the agent's
+    /// producer takes about a second to get its producer id from the broker, and the lines
+    /// written meanwhile are shipped in one burst (reported apart, as `steady_warmup_rss_max_mib`).
+    #[arg(long, default_value_t = 5)]
+    pub steady_warmup_secs: u64,
     /// Rate of the steady writer, in MB/s (10^6 bytes).
     #[arg(long, default_value_t = 10.0)]
     pub steady_mb_per_s: f64,
@@ -59,10 +65,13 @@ pub struct AgentBenchArgs {
     /// The core the agent and the baseline are pinned to; the broker gets the others.
     #[arg(long, default_value_t = 1)]
     pub cpu: usize,
-    /// Batches the baseline keeps waiting for acknowledgement at once: the producer's ceiling.
-    /// A second baseline always runs with 1 (one batch in flight, the next one ready).
+    /// Batches the baseline keeps waiting for acknowledgement at once [default: the agent's
+    /// `--agent-in-flight`, so both ship with the same settings].
+    #[arg(long)]
+    pub baseline_in_flight: Option<usize>,
+    /// Batches the second baseline (`baseline_wide`) keeps waiting for acknowledgement at once.
     #[arg(long, default_value_t = 64)]
-    pub baseline_in_flight: usize,
+    pub wide_in_flight: usize,
     /// The agent's `output.kafka.in_flight`: batches of the file it keeps waiting for
     /// acknowledgement at once.
     #[arg(long, default_value_t = 16)]
@@ -113,8 +122,8 @@ pub struct Setup {
 struct RunFigures {
     agent: Shipped,
     baseline: Shipped,
-    /// The baseline with one batch in flight.
-    serial: Shipped,
+    /// The baseline with `--wide-in-flight` batches in flight.
+    wide: Shipped,
     steady: steady::Steady,
 }
 
@@ -153,21 +162,26 @@ async fn measure_all(args: AgentBenchArgs) -> anyhow::Result<()> {
         let dir = scratch.path().join(format!("run-{}", run + 1));
         let verify = run == 0 && !args.skip_verify;
         let agent = ship(&setup, Shipper::Agent, &file, &dir, run, verify).await?;
-        let pipelined = Shipper::Baseline { in_flight: args.baseline_in_flight.max(1) };
-        let baseline = ship(&setup, pipelined, &file, &dir, run, verify).await?;
-        let serial = ship(&setup, Shipper::Baseline { in_flight: 1 }, &file, &dir, run, verify).await?;
+        let same = Shipper::Baseline { in_flight: baseline_in_flight(&args), wide: false };
+        let baseline = ship(&setup, same, &file, &dir, run, verify).await?;
+        let wide = Shipper::Baseline { in_flight: args.wide_in_flight.max(1), wide: true };
+        let wide = ship(&setup, wide, &file, &dir, run, verify).await?;
         let rate = args.steady_mb_per_s * 1e6;
-        let duration = Duration::from_secs(args.steady_secs.max(1));
-        let steady = steady::measure(&setup, source.clone(), &dir.join("steady"), rate, duration).await?;
+        let times = steady::Times {
+            warmup: Duration::from_secs(args.steady_warmup_secs),
+            measured: Duration::from_secs(args.steady_secs.max(1)),
+        };
+        let steady = steady::measure(&setup, source.clone(), &dir.join("steady"), rate, times).await?;
         eprintln!(
-            "run {}: steady {:.1} MB/s: agent rss median {:.1} MiB, max {:.1} MiB, cpu {:.1}%",
+            "run {}: steady {:.1} MB/s: agent rss median {:.1} MiB, max {:.1} MiB (warm-up max {:.1} MiB), cpu {:.1}%",
             run + 1,
             steady.written_bytes_per_s / 1e6,
             steady.rss_median_bytes / MIB,
             steady.rss_max_bytes / MIB,
+            steady.warmup_rss_max_bytes / MIB,
             steady.cpu_percent
         );
-        runs.push(RunFigures { agent, baseline, serial, steady });
+        runs.push(RunFigures { agent, baseline, wide, steady });
         if !args.keep {
             std::fs::remove_dir_all(&dir).ok();
         }
@@ -195,6 +209,10 @@ fn setup(args: &AgentBenchArgs) -> anyhow::Result<Setup> {
         compression: args.compression.clone(),
         producer_properties: args.producer_properties.clone(),
     })
+}
+
+fn baseline_in_flight(args: &AgentBenchArgs) -> usize {
+    args.baseline_in_flight.unwrap_or(args.agent_in_flight).max(1)
 }
 
 /// `KEY=VALUE` of a librdkafka property.
@@ -240,21 +258,22 @@ fn report(args: &AgentBenchArgs, file: &lines::LogFile, runs: &[RunFigures]) -> 
     report.add("file_bytes", file.bytes as f64, "B");
     report.add("file_lines", file.lines as f64, "lines");
     report.add("runs", runs.len() as f64, "runs");
-    report.add("baseline_in_flight", args.baseline_in_flight as f64, "batches");
-    report.add("agent_in_flight", args.agent_in_flight as f64, "batches");
+    report.add("agent_in_flight", args.agent_in_flight.max(1) as f64, "batches");
+    report.add("baseline_in_flight", baseline_in_flight(args) as f64, "batches");
+    report.add("baseline_wide_in_flight", args.wide_in_flight.max(1) as f64, "batches");
     type Pick = fn(&RunFigures) -> &Shipped;
     let shippers: [(&str, Pick); 3] =
-        [("agent", |r| &r.agent), ("baseline", |r| &r.baseline), ("baseline_serial", |r| &r.serial)];
+        [("agent", |r| &r.agent), ("baseline", |r| &r.baseline), ("baseline_wide", |r| &r.wide)];
     for (name, pick) in shippers {
         report.add(&format!("{name}_mib_per_s"), of(&|r| mib_per_s(pick(r))), "MiB/s");
     }
     report.add("agent_vs_baseline_throughput", of(&|r| mib_per_s(&r.agent) / mib_per_s(&r.baseline)), "x");
-    report.add("agent_vs_baseline_serial_throughput", of(&|r| mib_per_s(&r.agent) / mib_per_s(&r.serial)), "x");
+    report.add("agent_vs_baseline_wide_throughput", of(&|r| mib_per_s(&r.agent) / mib_per_s(&r.wide)), "x");
     for (name, pick) in shippers {
         report.add(&format!("{name}_cpu_s_per_gb"), of(&|r| pick(r).cpu_seconds / gb), "cpu-s/GB");
     }
     report.add("agent_vs_baseline_cpu_per_gb", of(&|r| r.agent.cpu_seconds / r.baseline.cpu_seconds), "x");
-    report.add("agent_vs_baseline_serial_cpu_per_gb", of(&|r| r.agent.cpu_seconds / r.serial.cpu_seconds), "x");
+    report.add("agent_vs_baseline_wide_cpu_per_gb", of(&|r| r.agent.cpu_seconds / r.wide.cpu_seconds), "x");
     for (name, pick) in shippers {
         report.add(&format!("{name}_cpu_cores"), of(&|r| pick(r).cpu_seconds / pick(r).seconds), "cores");
         report.add(&format!("{name}_broker_cpu_cores"), of(&|r| pick(r).broker_cpu_seconds / pick(r).seconds), "cores");
@@ -271,6 +290,7 @@ fn report(args: &AgentBenchArgs, file: &lines::LogFile, runs: &[RunFigures]) -> 
     report.add("steady_written_mb_per_s", of(&|r| r.steady.written_bytes_per_s / 1e6), "MB/s");
     report.add("steady_rss_median_mib", of(&|r| r.steady.rss_median_bytes / MIB), "MiB");
     report.add("steady_rss_max_mib", of(&|r| r.steady.rss_max_bytes / MIB), "MiB");
+    report.add("steady_warmup_rss_max_mib", of(&|r| r.steady.warmup_rss_max_bytes / MIB), "MiB");
     report.add("steady_cpu_percent", of(&|r| r.steady.cpu_percent), "%");
     report.add("steady_catch_up_s", of(&|r| r.steady.catch_up_seconds), "s");
     report

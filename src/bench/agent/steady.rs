@@ -1,6 +1,12 @@
 //! The agent at a steady rate: a writer thread appends real lines to a file at a fixed rate
 //! (in chunks of whole lines every 10 ms) while the agent ships them; the agent's `VmRSS` is
-//! sampled every 100 ms from /proc and its CPU time read before and after.
+//! sampled every 100 ms from /proc and its CPU time read when the warm-up ends and when the
+//! writer stops.
+//!
+//! The warm-up is the writer's first seconds: the agent's producer waits about a second for its
+//! producer id before its first batch can go, and the lines written meanwhile then ship in
+//! one burst, with up to `in_flight` batches (and librdkafka's copies of them) in memory. That
+//! is a catch-up, not the steady rate; its largest `VmRSS` is reported apart.
 
 use std::{
     io::Write,
@@ -18,10 +24,19 @@ const WRITE_EVERY: Duration = Duration::from_millis(10);
 /// Longest wait after the writer stopped for the agent to acknowledge the rest.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long the writer appends: `warmup`, then `measured`.
+#[derive(Debug, Clone, Copy)]
+pub struct Times {
+    pub warmup: Duration,
+    pub measured: Duration,
+}
+
 pub struct Steady {
+    /// After the warm-up.
     pub rss_median_bytes: f64,
     pub rss_max_bytes: f64,
-    /// Agent CPU time over wall time while the writer ran, in percent of one core.
+    pub warmup_rss_max_bytes: f64,
+    /// Agent CPU time over wall time while the writer ran past its warm-up, in percent of one core.
     pub cpu_percent: f64,
     pub written_bytes_per_s: f64,
     /// From the writer's stop until the agent acknowledged everything written.
@@ -33,7 +48,7 @@ pub async fn measure(
     source: Arc<Vec<Vec<u8>>>,
     dir: &Path,
     bytes_per_s: f64,
-    duration: Duration,
+    times: Times,
 ) -> anyhow::Result<Steady> {
     let broker = Broker::start(&setup.tansu, &dir.join("broker"), setup.broker_cpus.as_deref()).await?;
     broker.create_topic(TOPIC, 1).await?;
@@ -42,15 +57,22 @@ pub async fn measure(
     let mut agent = Agent::start(setup, dir, &path, &broker.address, &setup.shipper_cpus)?;
     agent.wait_ready().await?;
     let pid = agent.process.pid;
-    let (cpu_before, started) = (agent.process.cpu_seconds(), Instant::now());
-    let writer = std::thread::spawn(move || write_steadily(&path, &source, bytes_per_s, duration));
-    let mut rss = Vec::new();
+    let writing = times.warmup + times.measured;
+    let writer = std::thread::spawn(move || write_steadily(&path, &source, bytes_per_s, writing));
+    let warmup_ends = Instant::now() + times.warmup;
+    let (mut warmup_rss, mut rss) = (Vec::new(), Vec::new());
+    let mut measured_from: Option<(f64, Instant)> = None;
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     while !writer.is_finished() {
         tick.tick().await;
         agent.process.ensure_running()?;
-        rss.extend(sample::rss_bytes(pid).map(|bytes| bytes as f64));
+        if measured_from.is_none() && Instant::now() >= warmup_ends {
+            measured_from = Some((agent.process.cpu_seconds(), Instant::now()));
+        }
+        let samples = if measured_from.is_some() { &mut rss } else { &mut warmup_rss };
+        samples.extend(sample::rss_bytes(pid).map(|bytes| bytes as f64));
     }
+    let (cpu_before, started) = measured_from.unwrap_or_else(|| (agent.process.cpu_seconds(), Instant::now()));
     let (elapsed, cpu) = (started.elapsed().as_secs_f64(), agent.process.cpu_seconds() - cpu_before);
     let (written, writing) = writer.join().map_err(|_| anyhow::anyhow!("the steady writer panicked"))??;
     let stopped = Instant::now();
@@ -67,11 +89,12 @@ pub async fn measure(
     let catch_up_seconds = stopped.elapsed().as_secs_f64();
     agent.process.stop().await;
     broker.stop().await;
-    let rss_max_bytes = rss.iter().copied().fold(0.0, f64::max);
+    let max = |samples: &[f64]| samples.iter().copied().fold(0.0, f64::max);
     Ok(Steady {
+        rss_max_bytes: max(&rss),
+        warmup_rss_max_bytes: max(&warmup_rss),
         rss_median_bytes: crate::bench::report::median(rss),
-        rss_max_bytes,
-        cpu_percent: 100.0 * cpu / elapsed,
+        cpu_percent: 100.0 * cpu / elapsed.max(f64::EPSILON),
         written_bytes_per_s: written as f64 / writing.as_secs_f64(),
         catch_up_seconds,
     })

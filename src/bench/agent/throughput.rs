@@ -30,9 +30,11 @@ const BASELINE_TIMEOUT: Duration = Duration::from_secs(1800);
 #[derive(Debug, Clone, Copy)]
 pub enum Shipper {
     Agent,
-    /// The bare producer, keeping this many batches waiting for acknowledgement at once.
+    /// The bare producer, keeping this many batches waiting for acknowledgement at once;
+    /// `wide` when that is more than the agent may keep (see `--wide-in-flight`).
     Baseline {
         in_flight: usize,
+        wide: bool,
     },
 }
 
@@ -40,8 +42,8 @@ impl Shipper {
     pub fn name(self) -> &'static str {
         match self {
             Shipper::Agent => "agent",
-            Shipper::Baseline { in_flight: 1 } => "baseline_serial",
-            Shipper::Baseline { .. } => "baseline",
+            Shipper::Baseline { wide: false, .. } => "baseline",
+            Shipper::Baseline { wide: true, .. } => "baseline_wide",
         }
     }
 }
@@ -72,7 +74,9 @@ pub async fn measure(
             let agent = Agent::start(setup, dir, &file.path, &broker.address, &setup.shipper_cpus)?;
             wait_agent(agent, file.bytes, started).await?
         }
-        Shipper::Baseline { in_flight } => run_baseline(setup, in_flight, dir, file, &broker.address, started).await?,
+        Shipper::Baseline { in_flight, .. } => {
+            run_baseline(setup, in_flight, dir, file, &broker.address, started).await?
+        }
     };
     let cpu_seconds = process.cpu_seconds();
     let broker_cpu_seconds = broker.cpu_seconds() - broker_cpu_before;
