@@ -14,7 +14,9 @@ use std::{
 
 use vigil_model::log_batch_writer::{append_record, batch_header, record_size, RecordFields, SharedFields};
 
-use crate::{checkpoint::LineMark, config::BatchConfig, file_task::Reading, fingerprint::Fingerprint, framing::Line};
+use crate::{
+    checkpoint::LineMark, config::BatchConfig, file_task::Reading, fingerprint::Fingerprint, framing::LineRef,
+};
 
 /// What a file task knows of its input: what every record carries besides its line, and how
 /// the lines are read.
@@ -155,13 +157,13 @@ impl BatchBuilder {
 
     /// Adds a line (or multiline event, or piece of a long line); returns the batch built so
     /// far first when the line would not fit in it.
-    pub fn push(&mut self, line: &Line, source: &str, read_time_ms: i64, now: Instant) -> Option<Batch> {
+    pub fn push(&mut self, line: &LineRef<'_>, source: &str, read_time_ms: i64, now: Instant) -> Option<Batch> {
         if self.shared.as_ref().is_none_or(|(made_for, _)| made_for != source) {
             let shared = SharedFields::new(&self.service, &self.host, source, &self.labels, &self.stream);
             self.shared = Some((source.to_string(), shared));
         }
         let fields = RecordFields {
-            line: &line.bytes,
+            line: line.bytes,
             offset: line.offset,
             read_time_ms,
             truncated: line.truncated,
@@ -231,7 +233,7 @@ mod tests {
     use vigil_model::{LogBatch, LOG_BATCH_SCHEMA_VERSION};
 
     use super::*;
-    use crate::framing::Piece;
+    use crate::framing::{Line, Piece};
 
     fn line(text: &str, offset: u64) -> Line {
         Line {
@@ -266,7 +268,7 @@ mod tests {
         let long = "x".repeat(30_000);
         let mut full_batch = |start: u64| {
             for n in 0..3 {
-                builder.push(&line(&long, start + n * 30_001), "/x.log", 1, now);
+                builder.push(&line(&long, start + n * 30_001).as_line_ref(), "/x.log", 1, now);
             }
             builder.take().expect("a full batch")
         };
@@ -274,7 +276,7 @@ mod tests {
         let reused = first.payload.as_ptr();
         pool.put(first.payload); // delivered: its buffer is large enough to be kept
         let _second = full_batch(90_003); // the next batch starts in the kept buffer
-        builder.push(&line("after", 180_006), "/x.log", 2, now);
+        builder.push(&line("after", 180_006).as_line_ref(), "/x.log", 2, now);
         let third = builder.take().expect("one line");
         assert_eq!(third.payload.as_ptr(), reused, "built in the first batch's buffer");
         let decoded = LogBatch::decode(third.payload.as_slice()).expect("valid protobuf");
@@ -288,8 +290,8 @@ mod tests {
     fn batch_decodes_to_records_with_stream_and_offsets() {
         let mut builder = builder(10, 1 << 20);
         let now = Instant::now();
-        assert!(builder.push(&line("a", 0), "/x.log", 7, now).is_none());
-        assert!(builder.push(&line("bb", 2), "/x.log", 7, now).is_none());
+        assert!(builder.push(&line("a", 0).as_line_ref(), "/x.log", 7, now).is_none());
+        assert!(builder.push(&line("bb", 2).as_line_ref(), "/x.log", 7, now).is_none());
         let batch = builder.take().expect("two lines");
         assert_eq!((batch.lines, batch.end_offset, batch.stream.as_str()), (2, 5, "1:2:0"));
         let mark = LineMark { offset: 2, fingerprint: Fingerprint::of_bytes(b"bb") };
@@ -307,15 +309,15 @@ mod tests {
     fn fills_by_lines_and_by_bytes() {
         let mut by_lines = builder(2, 1 << 20);
         let now = Instant::now();
-        by_lines.push(&line("a", 0), "/x", 0, now);
+        by_lines.push(&line("a", 0).as_line_ref(), "/x", 0, now);
         assert!(!by_lines.is_full());
-        by_lines.push(&line("b", 2), "/x", 0, now);
+        by_lines.push(&line("b", 2).as_line_ref(), "/x", 0, now);
         assert!(by_lines.is_full());
 
         let mut by_bytes = builder(1000, 150);
         let long = "x".repeat(60);
-        assert!(by_bytes.push(&line(&long, 0), "/x", 0, now).is_none());
-        let first = by_bytes.push(&line(&long, 61), "/x", 0, now).expect("second line does not fit");
+        assert!(by_bytes.push(&line(&long, 0).as_line_ref(), "/x", 0, now).is_none());
+        let first = by_bytes.push(&line(&long, 61).as_line_ref(), "/x", 0, now).expect("second line does not fit");
         assert_eq!((first.lines, first.end_offset), (1, 61));
         assert!(first.payload.len() <= 150);
     }
@@ -326,16 +328,21 @@ mod tests {
         let now = Instant::now();
         // Read from "boom\r\n\tat x\r\n": the file holds "boom\r\n..." at 0, not "boom\n\tat x".
         let event = Line { bytes: b"boom\n\tat x".to_vec(), end_offset: 13, ..line("", 0) };
-        builder.push(&event, "/x", 0, now);
+        builder.push(&event.as_line_ref(), "/x", 0, now);
         let piece = Line { piece: Piece::First, end_offset: 17, ..line("abcd", 13) };
-        builder.push(&piece, "/x", 0, now);
+        builder.push(&piece.as_line_ref(), "/x", 0, now);
         let batch = builder.take().expect("two records");
         assert_eq!(batch.end_offset, 17);
         assert_eq!(batch.last_line, Some(LineMark { offset: 13, fingerprint: Fingerprint::of_bytes(b"abcd") }));
         let decoded = LogBatch::decode(batch.payload.as_slice()).expect("valid protobuf");
         assert_eq!(decoded.records.iter().map(|r| r.split).collect::<Vec<_>>(), [false, true]);
 
-        builder.push(&Line { bytes: b"boom\n\tat x".to_vec(), end_offset: 13, ..line("", 0) }, "/x", 0, now);
+        builder.push(
+            &(Line { bytes: b"boom\n\tat x".to_vec(), end_offset: 13, ..line("", 0) }).as_line_ref(),
+            "/x",
+            0,
+            now,
+        );
         let mark = builder.take().expect("one record").last_line.expect("marked");
         assert_eq!(mark, LineMark { offset: 0, fingerprint: Fingerprint::of_bytes(b"boom") }, "the first line's bytes");
     }
@@ -345,8 +352,8 @@ mod tests {
         let mut builder = builder(10, 1 << 20);
         let start = Instant::now();
         assert_eq!(builder.due_in(start), None);
-        builder.push(&line("a", 0), "/x", 0, start);
-        builder.push(&line("b", 2), "/x", 0, start + Duration::from_millis(150));
+        builder.push(&line("a", 0).as_line_ref(), "/x", 0, start);
+        builder.push(&line("b", 2).as_line_ref(), "/x", 0, start + Duration::from_millis(150));
         assert_eq!(builder.due_in(start + Duration::from_millis(150)), Some(Duration::from_millis(50)));
         assert_eq!(builder.due_in(start + Duration::from_secs(1)), Some(Duration::ZERO));
     }

@@ -37,7 +37,7 @@ use crate::{
     config::{AgentConfig, BatchConfig, InputConfig, LongLines},
     delivery::{Delivery, Direct},
     fingerprint::Fingerprint,
-    framing::{Line, Piece},
+    framing::{LineRef, LineSink, Piece},
     ledger::Count,
     metrics as m,
     multiline::{Aggregator, Rules},
@@ -222,6 +222,53 @@ struct Task<'a> {
     pool: PayloadPool,
 }
 
+/// What a poll works on, moved to a blocking thread and back: the tailer, and what its lines
+/// become (multiline events, then batches). A poll's lines are framed and encoded on the thread
+/// that read them, each straight from the read buffer into the batch.
+struct Reader {
+    tailer: Tailer,
+    builder: BatchBuilder,
+    /// Lines not yet in `builder` because their event may go on (multiline inputs only).
+    events: Option<Aggregator>,
+}
+
+/// Where and when a poll's lines were read.
+struct ReadAt {
+    source: String,
+    read_time_ms: i64,
+    now: Instant,
+}
+
+impl Reader {
+    /// Puts the lines `read` hands over in the batch (through the multiline rules, if any);
+    /// `cut`: they are unterminated last lines read on their timeout. Returns what `read`
+    /// returned and the batches filled.
+    fn take_lines<R>(
+        &mut self,
+        at: &ReadAt,
+        cut: bool,
+        read: impl FnOnce(&mut Tailer, &mut dyn LineSink) -> R,
+    ) -> (R, Vec<Batch>) {
+        let Reader { tailer, builder, events } = self;
+        let (mut ready, mut complete, mut counts) = (Vec::new(), Vec::new(), LineCounts::default());
+        let result = read(tailer, &mut |line: LineRef<'_>| {
+            counts.add(&line);
+            if cut {
+                builder.mark_line_cut(line.end_offset);
+            }
+            match events.as_mut() {
+                Some(events) => events.push(line.to_line(), at.now, &mut complete),
+                None => add(builder, &line, &at.source, at.read_time_ms, at.now, EventEnd::Read, &mut ready),
+            }
+        });
+        for record in &complete {
+            add(builder, &record.as_line_ref(), &at.source, at.read_time_ms, at.now, EventEnd::Read, &mut ready);
+        }
+        counts.publish(tailer.take_invalid_utf8_lines());
+        (result, ready)
+    }
+}
+
 async fn read_loop(
     task: &Task<'_>,
     file: File,
@@ -232,15 +279,16 @@ async fn read_loop(
 ) -> Ended {
     let Task { handle, shared, pool } = task;
     let Start { checkpoint, head } = start;
-    let event_cuts = checkpoint.event_cuts.clone();
     let reading = &template.reading;
     let tailer = Tailer::new(file, checkpoint.offset, shared.max_line_bytes, reading.long_lines, head);
-    let mut tailer = Some(tailer.with_line_cuts(checkpoint.line_cuts.clone()));
-    let mut builder = BatchBuilder::new(shared.batch, checkpoint.stream, template).with_pool(pool.clone());
-    // Lines not yet in `builder` because their event may go on (multiline inputs only).
-    let mut events = reading.multiline.as_deref().map(|rules| Aggregator::new(rules).with_cuts(event_cuts));
+    let event_cuts = checkpoint.event_cuts.clone();
+    let mut reader = Reader {
+        tailer: tailer.with_line_cuts(checkpoint.line_cuts.clone()),
+        builder: BatchBuilder::new(shared.batch, checkpoint.stream, template).with_pool(pool.clone()),
+        events: reading.multiline.clone().map(|rules| Aggregator::new(rules).with_cuts(event_cuts)),
+    };
     // The fingerprint of the content the builder's lines come from.
-    let mut fingerprint = tailer.as_ref().map(Tailer::fingerprint).expect("the tailer is there");
+    let mut fingerprint = reader.tailer.fingerprint();
     let mut last_error_warn: Option<Instant> = None;
     let mut last_growth = Instant::now();
     let ended = 'read: loop {
@@ -248,58 +296,37 @@ async fn read_loop(
             break Ended::Stopped;
         }
         let gone_before_poll = handle.is_gone();
-        let mut polling = tailer.take().expect("the tailer is put back after every poll");
-        let (polled_tailer, polled) = tokio::task::spawn_blocking(move || {
-            let polled = polling.poll(READ_BYTES_PER_POLL);
-            (polling, polled)
+        let at = ReadAt {
+            source: handle.path().to_string_lossy().into_owned(),
+            read_time_ms: unix_ms(SystemTime::now()),
+            now: Instant::now(),
+        };
+        let (polled_reader, polled, mut ready, at) = tokio::task::spawn_blocking(move || {
+            let (polled, ready) =
+                reader.take_lines(&at, false, |tailer, lines| tailer.poll(READ_BYTES_PER_POLL, lines));
+            (reader, polled, ready, at)
         })
         .await
-        .expect("a tailer poll does not panic");
-        tailer = Some(polled_tailer);
+        .expect("a poll does not panic");
+        reader = polled_reader;
         if matches!(polled, Ok(Polled::Truncated { .. })) {
             handle.truncation_pending.store(true, Ordering::SeqCst);
         }
         handle.polls.fetch_add(1, Ordering::SeqCst);
         let now = Instant::now();
-        let read_time_ms = unix_ms(SystemTime::now());
-        let mut ready = Vec::new();
         let mut read_failed = false;
         let at_end = match polled {
-            Ok(Polled::Read { mut lines, bytes, at_end, valid_utf8 }) => {
+            Ok(Polled::Read { bytes, at_end }) => {
                 if bytes > 0 {
                     last_growth = now;
-                    fingerprint = tailer.as_ref().map(Tailer::fingerprint).expect("the tailer is there");
+                    fingerprint = reader.tailer.fingerprint();
                 }
                 let idle = now.duration_since(last_growth);
                 if at_end && !shared.partial_line_timeout.is_zero() && idle >= shared.partial_line_timeout {
-                    let before = lines.len();
-                    tailer.as_mut().expect("the tailer is there").flush_partial_line(&mut lines);
-                    if let Some(partial) = lines.get(before) {
-                        builder.mark_line_cut(partial.end_offset);
-                    }
+                    let ((), flushed) = reader.take_lines(&at, true, |tailer, lines| tailer.flush_partial_line(lines));
+                    ready.extend(flushed);
                 }
                 metrics::counter!(m::BYTES_READ_TOTAL).increment(bytes);
-                count_lines(&lines, valid_utf8);
-                let records = match events.as_mut() {
-                    Some(events) => {
-                        let mut complete = Vec::new();
-                        for line in lines {
-                            events.push(line, now, &mut complete);
-                        }
-                        complete
-                    }
-                    None => lines,
-                };
-                let source = handle.path().to_string_lossy().into_owned();
-                for record in &records {
-                    add(&mut builder, record, &source, read_time_ms, now, EventEnd::Read, &mut ready);
-                }
-                let tailer = tailer.as_mut().expect("the tailer is there");
-                if at_end {
-                    tailer.release_spare();
-                } else {
-                    tailer.recycle(records);
-                }
                 at_end
             }
             Ok(Polled::Truncated { size, read_offset }) => {
@@ -308,11 +335,11 @@ async fn read_loop(
                 tracing::warn!(path = %handle.path().display(), file = %handle.id, size, read_offset, %stream,
                     "the file no longer holds what was read: truncated; reading it again from the start");
                 // A pending event is the old content's: it goes in that stream's last batch.
-                if let Some(event) = events.as_mut().and_then(Aggregator::flush) {
-                    let source = handle.path().to_string_lossy().into_owned();
-                    add(&mut builder, &event, &source, read_time_ms, now, EventEnd::Read, &mut ready);
+                if let Some(event) = reader.events.as_mut().and_then(Aggregator::flush) {
+                    let record = event.as_line_ref();
+                    add(&mut reader.builder, &record, &at.source, at.read_time_ms, now, EventEnd::Read, &mut ready);
                 }
-                ready.extend(builder.take());
+                ready.extend(reader.builder.take());
                 for batch in ready.drain(..) {
                     if tx.send(Outgoing::Batch(batch, fingerprint)).await.is_err() {
                         break 'read Ended::Stopped;
@@ -321,8 +348,8 @@ async fn read_loop(
                 if tx.send(Outgoing::Reset { stream: stream.clone() }).await.is_err() {
                     break 'read Ended::Stopped;
                 }
-                builder = BatchBuilder::new(shared.batch, stream, template).with_pool(pool.clone());
-                events = reading.multiline.as_deref().map(Aggregator::new);
+                reader.builder = BatchBuilder::new(shared.batch, stream, template).with_pool(pool.clone());
+                reader.events = reading.multiline.clone().map(Aggregator::new);
                 fingerprint = Fingerprint::of_bytes(&[]);
                 false
             }
@@ -335,14 +362,13 @@ async fn read_loop(
                 true
             }
         };
-        if let Some(event) =
-            events.as_mut().filter(|events| events.due_in(now) == Some(Duration::ZERO)).and_then(Aggregator::flush)
-        {
-            let source = handle.path().to_string_lossy().into_owned();
-            add(&mut builder, &event, &source, read_time_ms, now, EventEnd::Cut, &mut ready);
+        let due = |events: &&mut Aggregator| events.due_in(now) == Some(Duration::ZERO);
+        if let Some(event) = reader.events.as_mut().filter(due).and_then(Aggregator::flush) {
+            let record = event.as_line_ref();
+            add(&mut reader.builder, &record, &at.source, at.read_time_ms, now, EventEnd::Cut, &mut ready);
         }
-        if builder.due_in(now) == Some(Duration::ZERO) {
-            ready.extend(builder.take());
+        if reader.builder.due_in(now) == Some(Duration::ZERO) {
+            ready.extend(reader.builder.take());
         }
         for batch in ready {
             if tx.send(Outgoing::Batch(batch, fingerprint)).await.is_err() {
@@ -356,7 +382,7 @@ async fn read_loop(
             break Ended::Drained;
         }
         let now = Instant::now();
-        let due = [builder.due_in(now), events.as_ref().and_then(|events| events.due_in(now))];
+        let due = [reader.builder.due_in(now), reader.events.as_ref().and_then(|events| events.due_in(now))];
         let interval = if now.duration_since(last_growth) >= IDLE_AFTER {
             shared.poll_interval.max(IDLE_POLL_INTERVAL)
         } else {
@@ -370,12 +396,13 @@ async fn read_loop(
         }
     };
     let mut last = Vec::new();
-    if let Some(event) = events.as_mut().and_then(Aggregator::flush) {
+    if let Some(event) = reader.events.as_mut().and_then(Aggregator::flush) {
         let source = handle.path().to_string_lossy().into_owned();
         let now = Instant::now();
-        add(&mut builder, &event, &source, unix_ms(SystemTime::now()), now, EventEnd::Cut, &mut last);
+        let record = event.as_line_ref();
+        add(&mut reader.builder, &record, &source, unix_ms(SystemTime::now()), now, EventEnd::Cut, &mut last);
     }
-    last.extend(builder.take());
+    last.extend(reader.builder.take());
     for batch in last {
         if tx.send(Outgoing::Batch(batch, fingerprint)).await.is_err() {
             break;
@@ -384,27 +411,38 @@ async fn read_loop(
     ended
 }
 
-/// Counts what the agent's metrics say of lines as they are read (before multiline);
-/// `valid_utf8`: they are known to be valid UTF-8.
-fn count_lines(lines: &[Line], valid_utf8: bool) {
-    let (mut truncated, mut skipped, mut split, mut invalid_utf8) = (0, 0, 0, 0);
-    for line in lines {
+/// What the agent's metrics count of lines as they are read (before multiline).
+#[derive(Debug, Default)]
+struct LineCounts {
+    lines: u64,
+    truncated: u64,
+    skipped_bytes: u64,
+    split: u64,
+}
+
+impl LineCounts {
+    fn add(&mut self, line: &LineRef<'_>) {
+        self.lines += 1;
         if line.truncated {
-            truncated += 1;
-            skipped += line.skipped_bytes;
+            self.truncated += 1;
+            self.skipped_bytes += line.skipped_bytes;
         }
-        split += u64::from(line.piece == Piece::First);
-        invalid_utf8 += u64::from(!valid_utf8 && simdutf8::basic::from_utf8(&line.bytes).is_err());
+        self.split += u64::from(line.piece == Piece::First);
     }
-    metrics::counter!(m::LINES_READ_TOTAL).increment(lines.len() as u64);
-    for (name, count) in [
-        (m::LINES_TRUNCATED_TOTAL, truncated),
-        (m::LINE_BYTES_SKIPPED_TOTAL, skipped),
-        (m::LINES_SPLIT_TOTAL, split),
-        (m::LINES_INVALID_UTF8_TOTAL, invalid_utf8),
-    ] {
-        if count > 0 {
-            metrics::counter!(name).increment(count);
+
+    fn publish(&self, invalid_utf8: u64) {
+        if self.lines > 0 {
+            metrics::counter!(m::LINES_READ_TOTAL).increment(self.lines);
+        }
+        for (name, count) in [
+            (m::LINES_TRUNCATED_TOTAL, self.truncated),
+            (m::LINE_BYTES_SKIPPED_TOTAL, self.skipped_bytes),
+            (m::LINES_SPLIT_TOTAL, self.split),
+            (m::LINES_INVALID_UTF8_TOTAL, invalid_utf8),
+        ] {
+            if count > 0 {
+                metrics::counter!(name).increment(count);
+            }
         }
     }
 }
@@ -422,7 +460,7 @@ enum EventEnd {
 /// Adds a record (a line, an event or a piece) to the batch; batches it fills go to `ready`.
 fn add(
     builder: &mut BatchBuilder,
-    record: &Line,
+    record: &LineRef<'_>,
     source: &str,
     read_time_ms: i64,
     now: Instant,

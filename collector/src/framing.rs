@@ -15,7 +15,7 @@
 
 use crate::config::LongLines;
 
-/// A complete line.
+/// A complete line, owned (what multiline events are made of).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     /// The line without `\n` and without a trailing `\r`; raw bytes, maybe not UTF-8.
@@ -31,6 +31,50 @@ pub struct Line {
     pub skipped_bytes: u64,
     /// Whether this is a whole line or a piece of a longer one.
     pub piece: Piece,
+}
+
+/// A complete line as the framer hands it over: its bytes are borrowed, from the bytes pushed
+/// when the whole line was in them (no copy), else from the framer's buffer. Fields as [`Line`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRef<'a> {
+    pub bytes: &'a [u8],
+    pub offset: u64,
+    pub end_offset: u64,
+    pub truncated: bool,
+    pub skipped_bytes: u64,
+    pub piece: Piece,
+}
+
+impl LineRef<'_> {
+    pub fn to_line(&self) -> Line {
+        let LineRef { bytes, offset, end_offset, truncated, skipped_bytes, piece } = *self;
+        Line { bytes: bytes.to_vec(), offset, end_offset, truncated, skipped_bytes, piece }
+    }
+}
+
+impl Line {
+    pub fn as_line_ref(&self) -> LineRef<'_> {
+        let Line { ref bytes, offset, end_offset, truncated, skipped_bytes, piece } = *self;
+        LineRef { bytes, offset, end_offset, truncated, skipped_bytes, piece }
+    }
+}
+
+/// Where framed lines go, one at a time: a closure (the agent batches each line as it is
+/// framed), or a `Vec<Line>` that keeps copies.
+pub trait LineSink {
+    fn line(&mut self, line: LineRef<'_>);
+}
+
+impl LineSink for Vec<Line> {
+    fn line(&mut self, line: LineRef<'_>) {
+        self.push(line.to_line());
+    }
+}
+
+impl<F: FnMut(LineRef<'_>)> LineSink for F {
+    fn line(&mut self, line: LineRef<'_>) {
+        self(line)
+    }
 }
 
 /// Whether a [`Line`] is whole or one piece of something longer shipped in pieces.
@@ -58,7 +102,8 @@ pub struct LineFramer {
     max_line_bytes: usize,
     long_lines: LongLines,
     /// Bytes of the current, incomplete line (at most `max_line_bytes + 1`, so a trailing
-    /// `\r` can still be stripped from a line of exactly `max_line_bytes`).
+    /// `\r` can still be stripped from a line of exactly `max_line_bytes`). Only a line that
+    /// spans two pushes is copied here; one inside a push is handed over from it.
     pending: Vec<u8>,
     /// The current line has more bytes than `pending` holds (truncate mode).
     overflowed: bool,
@@ -68,15 +113,7 @@ pub struct LineFramer {
     line_start: u64,
     /// Offset after the last byte pushed.
     position: u64,
-    /// Emptied buffers of lines already used ([`LineFramer::recycle`]), so a busy file does
-    /// not allocate and free one per line (a tenth of the agent's CPU did that).
-    spare: Vec<Vec<u8>>,
 }
-
-/// Most buffers a framer keeps for reuse: about the lines of one poll. Each holds at
-/// most [`SPARE_CAPACITY`], so they hold 2 MiB at worst and about 0.5 MiB for lines of 200 B.
-const SPARE_BUFFERS: usize = 2048;
-const SPARE_CAPACITY: usize = 1024;
 
 impl LineFramer {
     /// A framer whose next byte is at `offset`, which must be a line boundary; long lines
@@ -90,26 +127,7 @@ impl LineFramer {
             in_pieces: false,
             line_start: offset,
             position: offset,
-            spare: Vec::new(),
         }
-    }
-
-    /// Takes back the buffers of lines that were used, to hold later lines.
-    pub fn recycle(&mut self, buffers: impl IntoIterator<Item = Vec<u8>>) {
-        for mut buffer in buffers {
-            if self.spare.len() >= SPARE_BUFFERS {
-                return;
-            }
-            if buffer.capacity() <= SPARE_CAPACITY {
-                buffer.clear();
-                self.spare.push(buffer);
-            }
-        }
-    }
-
-    /// Frees the buffers kept for reuse (the file is idle).
-    pub fn release_spare(&mut self) {
-        self.spare = Vec::new();
     }
 
     /// The same framer handling long lines as `long_lines` says.
@@ -136,19 +154,22 @@ impl LineFramer {
 
     /// Forgets any partial line and continues at `offset` (after a truncation).
     pub fn reset(&mut self, offset: u64) {
-        let spare = std::mem::take(&mut self.spare);
         *self = LineFramer::new(self.max_line_bytes, offset).with_long_lines(self.long_lines);
-        self.recycle(spare);
     }
 
-    /// Pushes the next bytes of the file; complete lines (and pieces) are appended to `out`.
-    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<Line>) {
+    /// Pushes the next bytes of the file; complete lines (and pieces) go to `out`.
+    pub fn push(&mut self, mut data: &[u8], out: &mut dyn LineSink) {
         while !data.is_empty() {
             match memchr::memchr(b'\n', data) {
+                Some(newline) if self.pending.is_empty() => {
+                    self.position += newline as u64 + 1;
+                    self.end_line_in_place(&data[..newline], out);
+                    data = &data[newline + 1..];
+                }
                 Some(newline) => {
                     self.append(&data[..newline], out);
                     self.position += newline as u64 + 1;
-                    self.finish_line(true, out);
+                    self.end_pending_line(true, out);
                     data = &data[newline + 1..];
                 }
                 None => {
@@ -162,7 +183,7 @@ impl LineFramer {
 
     /// Adds bytes of the current line; in split mode, emits a piece each time more than
     /// `max_line_bytes + 1` would be held.
-    fn append(&mut self, mut chunk: &[u8], out: &mut Vec<Line>) {
+    fn append(&mut self, mut chunk: &[u8], out: &mut dyn LineSink) {
         loop {
             let room = (self.max_line_bytes + 1).saturating_sub(self.pending.len());
             let take = room.min(chunk.len());
@@ -176,52 +197,83 @@ impl LineFramer {
                     self.overflowed = true;
                     return;
                 }
-                LongLines::Split => out.push(self.cut_piece()),
+                LongLines::Split => {
+                    let pending = std::mem::take(&mut self.pending);
+                    let cut = cut_point(&pending, self.max_line_bytes);
+                    self.emit_piece(&pending[..cut], out);
+                    self.pending = pending;
+                    self.pending.drain(..cut);
+                }
             }
         }
     }
 
-    /// Emits the first held bytes as a piece: `pending` holds more than `max_line_bytes`.
-    fn cut_piece(&mut self) -> Line {
-        let cut = cut_point(&self.pending, self.max_line_bytes);
-        let bytes = self.pending[..cut].to_vec();
-        self.pending.drain(..cut);
+    /// Emits `bytes`, the first of the current line's, as a piece.
+    fn emit_piece(&mut self, bytes: &[u8], out: &mut dyn LineSink) {
         let piece = if self.in_pieces { Piece::Rest } else { Piece::First };
         let offset = self.line_start;
         self.in_pieces = true;
-        self.line_start += cut as u64;
-        Line { bytes, offset, end_offset: self.line_start, truncated: false, skipped_bytes: 0, piece }
+        self.line_start += bytes.len() as u64;
+        out.line(LineRef { bytes, offset, end_offset: self.line_start, truncated: false, skipped_bytes: 0, piece });
     }
 
     /// Ends the current line where the bytes end, without a newline: for a file whose last
-    /// line will not be terminated. Appends nothing when no byte of a line is pending.
-    pub fn flush_partial(&mut self, out: &mut Vec<Line>) {
+    /// line will not be terminated. Emits nothing when no byte of a line is pending.
+    pub fn flush_partial(&mut self, out: &mut dyn LineSink) {
         if self.position != self.line_start {
-            self.finish_line(false, out);
+            self.end_pending_line(false, out);
         }
     }
 
-    /// Ends the current line at `position`, which is just after its newline if `newline`.
-    fn finish_line(&mut self, newline: bool, out: &mut Vec<Line>) {
-        if !self.overflowed && self.pending.last() == Some(&b'\r') {
-            self.pending.pop();
+    /// Ends the line held in `pending` at `position`, which is just after its newline if
+    /// `newline`.
+    fn end_pending_line(&mut self, newline: bool, out: &mut dyn LineSink) {
+        let mut pending = std::mem::take(&mut self.pending);
+        let overflowed = self.overflowed;
+        self.end_line(&pending, overflowed, newline, out);
+        pending.clear();
+        self.pending = pending;
+    }
+
+    /// Ends a line that `pending` has no byte of, all of whose bytes (`content`, without its
+    /// newline) were in one push: cut as if they had passed through `pending`, without copying.
+    fn end_line_in_place(&mut self, mut content: &[u8], out: &mut dyn LineSink) {
+        let held = self.max_line_bytes + 1;
+        if self.long_lines == LongLines::Split {
+            while content.len() > held {
+                let cut = cut_point(content, self.max_line_bytes);
+                self.emit_piece(&content[..cut], out);
+                content = &content[cut..];
+            }
         }
-        if self.long_lines == LongLines::Split && self.pending.len() > self.max_line_bytes {
-            out.push(self.cut_piece());
+        let overflowed = content.len() > held;
+        self.end_line(&content[..content.len().min(held)], overflowed, true, out);
+    }
+
+    /// Ends the current line, of which `held` are the bytes kept (all of them unless
+    /// `overflowed`), at `position`, which is just after its newline if `newline`.
+    fn end_line(&mut self, held: &[u8], overflowed: bool, newline: bool, out: &mut dyn LineSink) {
+        let mut bytes = held;
+        if !overflowed {
+            bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        }
+        if self.long_lines == LongLines::Split && bytes.len() > self.max_line_bytes {
+            let cut = cut_point(bytes, self.max_line_bytes);
+            self.emit_piece(&bytes[..cut], out);
+            bytes = &bytes[cut..];
         }
         let content_len = self.position - u64::from(newline) - self.line_start;
-        let next = self.spare.pop().unwrap_or_default();
-        let mut bytes = std::mem::replace(&mut self.pending, next);
-        let truncated = self.overflowed || bytes.len() > self.max_line_bytes;
+        let truncated = overflowed || bytes.len() > self.max_line_bytes;
         let skipped_bytes = if truncated {
-            let keep = cut_point(&bytes, self.max_line_bytes);
-            bytes.truncate(keep);
+            let keep = cut_point(bytes, self.max_line_bytes);
+            bytes = &bytes[..keep];
             content_len - keep as u64
         } else {
             0
         };
         let piece = if self.in_pieces { Piece::Rest } else { Piece::Whole };
-        out.push(Line { bytes, offset: self.line_start, end_offset: self.position, truncated, skipped_bytes, piece });
+        let (offset, end_offset) = (self.line_start, self.position);
+        out.line(LineRef { bytes, offset, end_offset, truncated, skipped_bytes, piece });
         self.overflowed = false;
         self.in_pieces = false;
         self.line_start = self.position;
@@ -258,29 +310,6 @@ mod tests {
 
     /// Chunks pushed in order, and the lines expected as (text, offset, truncated).
     type Case<'a> = (&'a [&'a [u8]], &'a [(&'a str, u64, bool)]);
-
-    #[test]
-    fn recycled_buffers_hold_exactly_the_new_lines() {
-        // Long lines first, so the recycled buffers are larger than the short lines after.
-        let chunks: [&[u8]; 3] = [b"a long first line\r\nanother long line\n", b"x\ny\r\n", b"\nzz\n"];
-        let mut fresh = LineFramer::new(100, 0);
-        let mut recycling = LineFramer::new(100, 0);
-        let mut expected = Vec::new();
-        let mut got = Vec::new();
-        for chunk in chunks {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            fresh.push(chunk, &mut a);
-            recycling.push(chunk, &mut b);
-            expected.extend(a);
-            got.extend(b.iter().cloned());
-            recycling.recycle(b.into_iter().map(|line| line.bytes));
-        }
-        assert_eq!(got, expected, "no byte of an earlier line stays in a reused buffer");
-        assert_eq!(
-            got.iter().map(|l| l.bytes.as_slice()).collect::<Vec<_>>(),
-            [&b"a long first line"[..], b"another long line", b"x", b"y", b"", b"zz"]
-        );
-    }
 
     #[test]
     fn an_unterminated_last_line_can_be_flushed_and_reading_continues_after_it() {

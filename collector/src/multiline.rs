@@ -20,6 +20,7 @@
 
 use std::{
     fmt,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -203,8 +204,8 @@ struct Event {
 
 /// Assembles the lines of one file into events, in order.
 #[derive(Debug)]
-pub struct Aggregator<'a> {
-    rules: &'a Rules,
+pub struct Aggregator {
+    rules: Arc<Rules>,
     state: State,
     pending: Option<Event>,
     /// Offsets where an event ended before a restart without a line ending it (its flush
@@ -212,13 +213,13 @@ pub struct Aggregator<'a> {
     cuts: std::collections::VecDeque<u64>,
 }
 
-impl<'a> Aggregator<'a> {
-    pub fn new(rules: &'a Rules) -> Aggregator<'a> {
+impl Aggregator {
+    pub fn new(rules: Arc<Rules>) -> Aggregator {
         Aggregator { rules, state: 0, pending: None, cuts: Default::default() }
     }
 
     /// The same, for a file read again from a checkpoint that recorded `cuts`.
-    pub fn with_cuts(mut self, mut cuts: Vec<u64>) -> Aggregator<'a> {
+    pub fn with_cuts(mut self, mut cuts: Vec<u64>) -> Aggregator {
         cuts.sort_unstable();
         self.cuts = cuts.into();
         self
@@ -302,8 +303,8 @@ mod tests {
         }
     }
 
-    fn preset(preset: Preset) -> Rules {
-        Rules::compile(&config(Some(preset), None, None)).expect("presets compile")
+    fn preset(preset: Preset) -> Arc<Rules> {
+        Arc::new(Rules::compile(&config(Some(preset), None, None)).expect("presets compile"))
     }
 
     /// Lines of `text` as the framer gives them (offsets included).
@@ -315,8 +316,8 @@ mod tests {
     }
 
     /// The events `rules` make of `text`, flushed at its end.
-    fn events(rules: &Rules, text: &str) -> Vec<Line> {
-        let mut aggregator = Aggregator::new(rules);
+    fn events(rules: &Arc<Rules>, text: &str) -> Vec<Line> {
+        let mut aggregator = Aggregator::new(rules.clone());
         let mut out = Vec::new();
         let now = Instant::now();
         for line in lines(text) {
@@ -326,7 +327,7 @@ mod tests {
         out
     }
 
-    fn texts(rules: &Rules, text: &str) -> Vec<String> {
+    fn texts(rules: &Arc<Rules>, text: &str) -> Vec<String> {
         events(rules, text).into_iter().map(|e| String::from_utf8(e.bytes).expect("utf-8")).collect()
     }
 
@@ -352,7 +353,7 @@ Exception in thread \"worker-1\" java.lang.OutOfMemoryError: Java heap space
         let rules = preset(Preset::Java);
         let text = "ERROR failed\n\tat a.B.c(B.java:1)\n\tat a.B.d(B.java:2)\nINFO next\n";
         let cut = "ERROR failed\n\tat a.B.c(B.java:1)\n".len() as u64;
-        let mut aggregator = Aggregator::new(&rules).with_cuts(vec![3, cut]);
+        let mut aggregator = Aggregator::new(rules.clone()).with_cuts(vec![3, cut]);
         let mut out = Vec::new();
         for line in lines(text) {
             aggregator.push(line, Instant::now(), &mut out);
@@ -492,12 +493,12 @@ net/http.(*conn).serve.func1()
     #[test]
     fn start_and_continuation_patterns() {
         let text = "2024-01-01 a\n  more a\nnot a date\n2024-01-02 b\n2024-01-03 c\n  more c\n";
-        let start = Rules::compile(&config(None, Some(r"^\d{4}-\d{2}-\d{2}"), None)).expect("valid");
+        let start = Arc::new(Rules::compile(&config(None, Some(r"^\d{4}-\d{2}-\d{2}"), None)).expect("valid"));
         assert_eq!(
             texts(&start, text),
             ["2024-01-01 a\n  more a\nnot a date", "2024-01-02 b", "2024-01-03 c\n  more c"]
         );
-        let continuation = Rules::compile(&config(None, None, Some(r"^\s"))).expect("valid");
+        let continuation = Arc::new(Rules::compile(&config(None, None, Some(r"^\s"))).expect("valid"));
         assert_eq!(
             texts(&continuation, text),
             ["2024-01-01 a\n  more a", "not a date", "2024-01-02 b", "2024-01-03 c\n  more c"]
@@ -523,7 +524,7 @@ net/http.(*conn).serve.func1()
                 ..MultilineConfig::default()
             })
             .expect("valid");
-            let got = events(&rules, text);
+            let got = events(&Arc::new(rules), text);
             let view: Vec<(String, Piece)> =
                 got.iter().map(|e| (String::from_utf8_lossy(&e.bytes).into_owned(), e.piece)).collect();
             let expected: Vec<(String, Piece)> = expected.into_iter().map(|(t, p)| (t.to_string(), p)).collect();
@@ -534,8 +535,8 @@ net/http.(*conn).serve.func1()
 
     #[test]
     fn pieces_of_a_long_line_pass_through_and_end_the_pending_event() {
-        let rules = Rules::compile(&config(None, None, Some(r"^\s"))).expect("valid");
-        let mut aggregator = Aggregator::new(&rules);
+        let rules = Arc::new(Rules::compile(&config(None, None, Some(r"^\s"))).expect("valid"));
+        let mut aggregator = Aggregator::new(rules.clone());
         let mut out = Vec::new();
         let now = Instant::now();
         let line = |text: &str, offset: u64, piece| Line {
@@ -558,7 +559,7 @@ net/http.(*conn).serve.func1()
     #[test]
     fn a_pending_event_is_due_flush_timeout_after_its_last_line() {
         let rules = preset(Preset::Java);
-        let mut aggregator = Aggregator::new(&rules);
+        let mut aggregator = Aggregator::new(rules.clone());
         let mut out = Vec::new();
         let start = Instant::now();
         assert_eq!(aggregator.due_in(start), None);
@@ -581,8 +582,8 @@ net/http.(*conn).serve.func1()
         let error = Rules::compile(&config(None, None, Some("("))).expect_err("unclosed group");
         assert_eq!(error.key, "continuation");
 
-        let rules = Rules::compile(&config(None, None, Some(r"^\s"))).expect("valid");
-        let mut aggregator = Aggregator::new(&rules);
+        let rules = Arc::new(Rules::compile(&config(None, None, Some(r"^\s"))).expect("valid"));
+        let mut aggregator = Aggregator::new(rules.clone());
         let mut out = Vec::new();
         let bad = Line {
             bytes: b"\xff bad".to_vec(),

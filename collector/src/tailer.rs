@@ -11,7 +11,7 @@ use std::{collections::VecDeque, fmt, fs::File, io, os::unix::fs::FileExt, os::u
 use crate::{
     config::LongLines,
     fingerprint::{first_bytes, Fingerprint, FINGERPRINT_BYTES},
-    framing::{Line, LineFramer},
+    framing::{LineFramer, LineRef, LineSink},
 };
 
 /// Identity of a file: (device, inode), stable across renames.
@@ -41,15 +41,11 @@ impl fmt::Display for FileId {
 /// What one [`Tailer::poll`] found.
 #[derive(Debug)]
 pub enum Polled {
-    /// Bytes were read (maybe none); `lines` are the lines they completed.
+    /// Bytes were read (maybe none); the lines they completed went to the sink.
     Read {
-        lines: Vec<Line>,
         bytes: u64,
         /// The read reached the current end of the file.
         at_end: bool,
-        /// Every line in `lines` is valid UTF-8, known from checking the bytes read 64 KiB at
-        /// a time (a check per line was 5% of the agent's CPU). When false, some may not be.
-        valid_utf8: bool,
     },
     /// The file no longer holds what was read (it is shorter than the read position, or its
     /// first bytes changed): it was truncated. Reading restarts at 0; a partial line that was
@@ -71,10 +67,10 @@ pub struct Tailer {
     /// Offsets where an unterminated last line was shipped before a restart (its
     /// `partial_line_timeout` passed): the line ends there again. Ascending.
     line_cuts: VecDeque<u64>,
-    /// The emptied list of the lines last used ([`Tailer::recycle`]), for the next poll.
-    spare_lines: Vec<Line>,
     /// The bytes of the line being framed (read by earlier polls) are valid UTF-8.
     pending_valid_utf8: bool,
+    /// Lines handed over that are not valid UTF-8, since [`Tailer::take_invalid_utf8_lines`].
+    invalid_utf8_lines: u64,
 }
 
 /// Size of one `pread`.
@@ -97,8 +93,8 @@ impl Tailer {
             head,
             may_start_mid_line: long_lines == LongLines::Split && offset > 0,
             line_cuts: Default::default(),
-            spare_lines: Vec::new(),
             pending_valid_utf8: true,
+            invalid_utf8_lines: 0,
         }
     }
 
@@ -112,8 +108,7 @@ impl Tailer {
 
     /// Frames `bytes` (read at the framer's position), ending a line at every cut they reach
     /// as it ended when it was shipped unterminated; returns whether one was reached.
-    fn frame(framer: &mut LineFramer, cuts: &mut VecDeque<u64>, mut bytes: &[u8], lines: &mut Vec<Line>) -> bool {
-        let mut cut_reached = false;
+    fn frame(framer: &mut LineFramer, cuts: &mut VecDeque<u64>, mut bytes: &[u8], lines: &mut dyn LineSink) {
         while let Some(&cut) = cuts.front() {
             let position = framer.position();
             if cut < position {
@@ -128,23 +123,13 @@ impl Tailer {
             framer.flush_partial(lines);
             bytes = &bytes[within..];
             cuts.pop_front();
-            cut_reached = true;
         }
         framer.push(bytes, lines);
-        cut_reached
     }
 
-    /// Takes back lines that were used: their buffers and their list hold the lines of
-    /// later polls (see [`LineFramer::recycle`]).
-    pub fn recycle(&mut self, mut lines: Vec<Line>) {
-        self.framer.recycle(lines.drain(..).map(|line| line.bytes));
-        self.spare_lines = lines;
-    }
-
-    /// Frees the buffers kept for reuse: the file is idle.
-    pub fn release_spare(&mut self) {
-        self.framer.release_spare();
-        self.spare_lines = Vec::new();
+    /// How many lines handed over since the last call were not valid UTF-8.
+    pub fn take_invalid_utf8_lines(&mut self) -> u64 {
+        std::mem::take(&mut self.invalid_utf8_lines)
     }
 
     /// Offset after the last byte read.
@@ -159,12 +144,17 @@ impl Tailer {
 
     /// Emits the bytes of an unterminated last line as a line (see
     /// `AgentConfig::partial_line_timeout`) into `out`; nothing when there are none.
-    pub fn flush_partial_line(&mut self, out: &mut Vec<Line>) {
-        self.framer.flush_partial(out)
+    pub fn flush_partial_line(&mut self, out: &mut dyn LineSink) {
+        let (known_valid, invalid) = (self.pending_valid_utf8, &mut self.invalid_utf8_lines);
+        self.framer.flush_partial(&mut |line: LineRef<'_>| {
+            *invalid += u64::from(!known_valid && simdutf8::basic::from_utf8(line.bytes).is_err());
+            out.line(line);
+        });
+        self.pending_valid_utf8 = true;
     }
 
     /// Reads up to about `max_bytes` new bytes, or reports a truncation.
-    pub fn poll(&mut self, max_bytes: usize) -> io::Result<Polled> {
+    pub fn poll(&mut self, max_bytes: usize, out: &mut dyn LineSink) -> io::Result<Polled> {
         let size = self.file.metadata()?.len();
         let read_offset = self.framer.position();
         if size < read_offset || first_bytes(&self.file, self.head.len())? != self.head {
@@ -180,28 +170,33 @@ impl Tailer {
                 self.framer.continue_line();
             }
         }
-        let mut lines = std::mem::take(&mut self.spare_lines);
         let mut bytes = 0u64;
-        // Lines made of valid chunks are valid: a chunk is valid only if it does not end
-        // inside a character, and a line starts after a newline. A cut (`line_cuts`) may fall
-        // inside a character, so its lines are checked one by one.
-        let mut valid_utf8 = self.pending_valid_utf8;
         let at_end = READ_BUFFER.with_borrow_mut(|buf| -> io::Result<bool> {
             let buf = buf.get_or_insert_with(|| vec![0; CHUNK_BYTES]);
             loop {
                 let position = self.framer.position();
                 let read = match self.file.read_at(buf, position) {
                     Ok(read) => read,
-                    // The lines framed so far go out (the framer is past them); the next
+                    // The lines framed so far went out (the framer is past them); the next
                     // poll meets the error again.
                     Err(_) if bytes > 0 => return Ok(false),
                     Err(error) => return Err(error),
                 };
-                grow_head(&mut self.head, position, &buf[..read]);
-                valid_utf8 = valid_utf8 && simdutf8::basic::from_utf8(&buf[..read]).is_ok();
-                if Self::frame(&mut self.framer, &mut self.line_cuts, &buf[..read], &mut lines) {
-                    valid_utf8 = false;
-                }
+                let chunk = &buf[..read];
+                grow_head(&mut self.head, position, chunk);
+                // UTF-8 is checked a chunk at a time (line by line was 5% of the agent's
+                // CPU): the lines of a valid chunk are valid when the bytes they carry over
+                // from before are, as a line starts after a newline and a valid chunk does not
+                // end inside a character. A cut (`line_cuts`) may fall inside a character: the
+                // lines of a chunk with one are checked one by one.
+                let cut_inside = self.line_cuts.front().is_some_and(|&cut| cut <= position + read as u64);
+                let known_valid = self.pending_valid_utf8 && !cut_inside && simdutf8::basic::from_utf8(chunk).is_ok();
+                let invalid = &mut self.invalid_utf8_lines;
+                Self::frame(&mut self.framer, &mut self.line_cuts, chunk, &mut |line: LineRef<'_>| {
+                    *invalid += u64::from(!known_valid && simdutf8::basic::from_utf8(line.bytes).is_err());
+                    out.line(line);
+                });
+                self.pending_valid_utf8 = known_valid || simdutf8::basic::from_utf8(self.framer.pending()).is_ok();
                 bytes += read as u64;
                 if read < buf.len() {
                     return Ok(true);
@@ -211,8 +206,7 @@ impl Tailer {
                 }
             }
         })?;
-        self.pending_valid_utf8 = valid_utf8 || simdutf8::basic::from_utf8(self.framer.pending()).is_ok();
-        Ok(Polled::Read { lines, bytes, at_end, valid_utf8 })
+        Ok(Polled::Read { bytes, at_end })
     }
 }
 
@@ -233,10 +227,19 @@ mod tests {
 
     use super::*;
 
+    use crate::framing::Line;
+
+    /// Polls once; returns what the poll said and the lines it handed over.
+    fn poll_lines(tailer: &mut Tailer, max_bytes: usize) -> (Polled, Vec<Line>) {
+        let mut lines = Vec::new();
+        let polled = tailer.poll(max_bytes, &mut lines).expect("poll");
+        (polled, lines)
+    }
+
     fn read_all(tailer: &mut Tailer) -> Vec<(Vec<u8>, u64)> {
-        match tailer.poll(1 << 20).expect("poll") {
-            Polled::Read { lines, .. } => lines.into_iter().map(|l| (l.bytes, l.offset)).collect(),
-            other => panic!("expected lines, got {other:?}"),
+        match poll_lines(tailer, 1 << 20) {
+            (Polled::Read { .. }, lines) => lines.into_iter().map(|l| (l.bytes, l.offset)).collect(),
+            (other, _) => panic!("expected lines, got {other:?}"),
         }
     }
 
@@ -255,7 +258,7 @@ mod tests {
         writer.set_len(0).expect("truncate");
         let mut writer = std::fs::OpenOptions::new().append(true).open(&path).expect("reopen");
         writer.write_all(b"new\n").expect("write");
-        match tailer.poll(1 << 20).expect("poll") {
+        match poll_lines(&mut tailer, 1 << 20).0 {
             Polled::Truncated { size, read_offset } => assert_eq!((size, read_offset), (4, 16)),
             other => panic!("expected a truncation, got {other:?}"),
         }
@@ -283,7 +286,7 @@ mod tests {
         let mut tailer = Tailer::new(File::open(&path).expect("open"), 0, 1024, LongLines::Truncate, Vec::new());
         assert_eq!(read_all(&mut tailer).len(), 2);
         std::fs::write(&path, b"eleven\ntwelve\nthirteen\n").expect("rewrite, longer than before");
-        assert!(matches!(tailer.poll(1 << 20).expect("poll"), Polled::Truncated { read_offset: 8, .. }));
+        assert!(matches!(poll_lines(&mut tailer, 1 << 20).0, Polled::Truncated { read_offset: 8, .. }));
         assert_eq!(read_all(&mut tailer).len(), 3);
     }
 
@@ -295,13 +298,13 @@ mod tests {
         std::fs::write(&path, line.repeat(2000)).expect("write");
         let head = line.as_bytes().repeat(3)[..FINGERPRINT_BYTES].to_vec();
         let mut tailer = Tailer::new(File::open(&path).expect("open"), 100 * 1000, 1024, LongLines::Truncate, head);
-        let Polled::Read { lines, at_end, .. } = tailer.poll(CHUNK_BYTES).expect("poll") else {
+        let (Polled::Read { at_end, .. }, lines) = poll_lines(&mut tailer, CHUNK_BYTES) else {
             panic!("not truncated")
         };
         assert!(!at_end, "a poll stops after max_bytes");
         assert_eq!(lines[0].offset, 100_000);
         let mut count = lines.len();
-        while let Polled::Read { lines, at_end, .. } = tailer.poll(CHUNK_BYTES).expect("poll") {
+        while let (Polled::Read { at_end, .. }, lines) = poll_lines(&mut tailer, CHUNK_BYTES) {
             count += lines.len();
             if at_end {
                 break;
@@ -318,51 +321,46 @@ mod tests {
         std::fs::write(&path, b"0123456789\nnext\n").expect("write");
         let head = std::fs::read(&path).expect("read");
         let mut tailer = Tailer::new(File::open(&path).expect("open"), 4, 4, LongLines::Split, head);
-        let Polled::Read { lines, .. } = tailer.poll(1 << 20).expect("poll") else { panic!("not truncated") };
+        let (Polled::Read { .. }, lines) = poll_lines(&mut tailer, 1 << 20) else { panic!("not truncated") };
         let view: Vec<_> = lines.iter().map(|l| (l.bytes.as_slice(), l.offset, l.piece)).collect();
         use crate::framing::Piece::{Rest, Whole};
         assert_eq!(view, [(&b"4567"[..], 4, Rest), (b"89", 8, Rest), (b"next", 11, Whole)]);
     }
 
-    /// Polls `tailer` until it reaches the end; returns each poll's (lines, valid_utf8).
-    fn polls(tailer: &mut Tailer, max_bytes: usize) -> Vec<(Vec<Vec<u8>>, bool)> {
-        let mut seen = Vec::new();
-        loop {
-            let Polled::Read { lines, at_end, valid_utf8, .. } = tailer.poll(max_bytes).expect("poll") else {
-                panic!("not truncated")
-            };
-            seen.push((lines.into_iter().map(|l| l.bytes).collect(), valid_utf8));
-            if at_end {
-                return seen;
-            }
-        }
+    /// Polls `tailer` until it reaches the end; returns the lines and how many it counted as
+    /// not valid UTF-8.
+    fn read_to_end(tailer: &mut Tailer, max_bytes: usize) -> (Vec<Line>, u64) {
+        let mut lines = Vec::new();
+        while let Polled::Read { at_end: false, .. } = tailer.poll(max_bytes, &mut lines).expect("poll") {}
+        (lines, tailer.take_invalid_utf8_lines())
     }
 
-    /// What the per-line check says of every line read (the flag must never claim more).
-    fn flag_holds(seen: &[(Vec<Vec<u8>>, bool)]) -> bool {
-        seen.iter().all(|(lines, valid)| !valid || lines.iter().all(|l| std::str::from_utf8(l).is_ok()))
+    fn invalid(lines: &[Line]) -> u64 {
+        lines.iter().filter(|l| std::str::from_utf8(&l.bytes).is_err()).count() as u64
     }
 
     #[test]
-    fn a_poll_says_its_lines_are_valid_utf8_only_when_they_are() {
+    fn lines_that_are_not_utf8_are_counted_exactly() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("text.log");
-        // A 2-byte character straddles the first 64 KiB chunk's end, inside a line that is
-        // then completed by the second poll; an invalid line comes later, then valid ones.
+        // A 2-byte character straddles the first 64 KiB chunk's end; invalid lines come later,
+        // one of them spanning two chunks, among valid ones.
         let mut text = "a".repeat(CHUNK_BYTES - 10) + "\n" + &"b".repeat(8) + "é" + "bb\n";
         assert_eq!(text.as_bytes()[CHUNK_BYTES], 0xA9, "the chunk ends inside 'é'");
         text.push_str(&"plain line\n".repeat(10_000));
         let mut bytes = text.into_bytes();
         bytes.extend_from_slice(b"bad \xff byte\n");
         bytes.extend_from_slice("ünïcode line\n".repeat(10_000).as_bytes());
+        let spanning = CHUNK_BYTES * 4 - bytes.len() % CHUNK_BYTES - 3;
+        bytes.extend_from_slice("x".repeat(spanning).as_bytes());
+        bytes.extend_from_slice(b"\xfe across a chunk's end\nlast\n");
         std::fs::write(&path, &bytes).expect("write");
-        let mut tailer = Tailer::new(File::open(&path).expect("open"), 0, 1 << 20, LongLines::Truncate, Vec::new());
-        let seen = polls(&mut tailer, CHUNK_BYTES);
-        assert!(flag_holds(&seen));
-        assert!(!seen[0].1, "the first chunk ends inside a character");
-        assert!(seen.iter().any(|(lines, valid)| !valid && lines.iter().any(|l| l.starts_with(b"bad"))));
-        assert!(seen.last().expect("polled").1, "valid lines after the bad one are known valid again");
-        assert_eq!(seen.iter().map(|(lines, _)| lines.len()).sum::<usize>(), 20_003);
+        for max_bytes in [CHUNK_BYTES, 1 << 20] {
+            let mut tailer = Tailer::new(File::open(&path).expect("open"), 0, 1 << 20, LongLines::Truncate, Vec::new());
+            let (lines, counted) = read_to_end(&mut tailer, max_bytes);
+            assert_eq!(lines.len(), 20_005);
+            assert_eq!((counted, invalid(&lines)), (2, 2), "polls of {max_bytes} bytes");
+        }
     }
 
     #[test]
@@ -374,8 +372,21 @@ mod tests {
         std::fs::write(&path, "xé\n".as_bytes()).expect("write");
         let tailer = Tailer::new(File::open(&path).expect("open"), 0, 1024, LongLines::Truncate, Vec::new());
         let mut tailer = tailer.with_line_cuts(vec![2]);
-        let seen = polls(&mut tailer, CHUNK_BYTES);
-        assert!(flag_holds(&seen));
-        assert_eq!(seen[0].0, [b"x\xc3".to_vec(), b"\xa9".to_vec()]);
+        let (lines, counted) = read_to_end(&mut tailer, CHUNK_BYTES);
+        assert_eq!(lines.iter().map(|l| l.bytes.clone()).collect::<Vec<_>>(), [b"x\xc3".to_vec(), b"\xa9".to_vec()]);
+        assert_eq!(counted, 2);
+    }
+
+    #[test]
+    fn a_flushed_partial_line_is_checked_when_its_bytes_were_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("partial.log");
+        // The writer stopped inside a character: the unterminated line is not valid UTF-8.
+        std::fs::write(&path, b"ok\nstopped in \xc3").expect("write");
+        let mut tailer = Tailer::new(File::open(&path).expect("open"), 0, 1024, LongLines::Truncate, Vec::new());
+        let (mut lines, _) = read_to_end(&mut tailer, CHUNK_BYTES);
+        tailer.flush_partial_line(&mut lines);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(tailer.take_invalid_utf8_lines(), 1);
     }
 }
