@@ -431,9 +431,8 @@ impl LineCounts {
     }
 
     fn publish(&self, invalid_utf8: u64) {
-        if self.lines > 0 {
-            metrics::counter!(m::LINES_READ_TOTAL).increment(self.lines);
-        }
+        // Even by 0: the counter is on /metrics from the first poll on.
+        metrics::counter!(m::LINES_READ_TOTAL).increment(self.lines);
         for (name, count) in [
             (m::LINES_TRUNCATED_TOTAL, self.truncated),
             (m::LINE_BYTES_SKIPPED_TOTAL, self.skipped_bytes),

@@ -355,6 +355,47 @@ mod tests {
         }
     }
 
+    /// Frames `data` pushed in pieces cut at `cuts`, then flushes the partial last line.
+    fn frame_all(max: usize, long_lines: LongLines, data: &[u8], cuts: &[usize]) -> Vec<Line> {
+        let mut framer = LineFramer::new(max, 0).with_long_lines(long_lines);
+        let mut lines = Vec::new();
+        let mut from = 0;
+        for &cut in cuts.iter().chain([&data.len()]) {
+            let cut = cut.clamp(from, data.len());
+            framer.push(&data[from..cut], &mut lines);
+            from = cut;
+        }
+        framer.flush_partial(&mut lines);
+        assert_eq!(framer.position(), data.len() as u64);
+        lines
+    }
+
+    proptest::proptest! {
+        /// A line wholly inside one push is handed over from it; one spanning pushes is
+        /// gathered first: both must cut and flag every line alike, whatever the chunking.
+        #[test]
+        fn lines_do_not_depend_on_how_the_bytes_were_pushed(
+            data in proptest::collection::vec(proptest::sample::select(b"ab\r\n\xc3\xa9\xff".to_vec()), 0..200),
+            mut cuts in proptest::collection::vec(0usize..200, 0..8),
+            max in 1usize..12,
+            split in proptest::bool::ANY,
+        ) {
+            let long_lines = if split { LongLines::Split } else { LongLines::Truncate };
+            cuts.sort_unstable();
+            let whole = frame_all(max, long_lines, &data, &[]);
+            let every_byte: Vec<usize> = (1..data.len()).collect();
+            proptest::prop_assert_eq!(&frame_all(max, long_lines, &data, &every_byte), &whole);
+            proptest::prop_assert_eq!(&frame_all(max, long_lines, &data, &cuts), &whole);
+            let mut at = 0;
+            for line in &whole {
+                proptest::prop_assert_eq!(line.offset, at, "lines follow each other");
+                proptest::prop_assert!(line.bytes.len() <= max);
+                at = line.end_offset;
+            }
+            proptest::prop_assert_eq!(at, data.len() as u64);
+        }
+    }
+
     #[test]
     fn partial_line_waits_for_its_newline() {
         let mut framer = LineFramer::new(100, 0);
