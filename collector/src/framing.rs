@@ -371,6 +371,10 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
         /// A line wholly inside one push is handed over from it; one spanning pushes is
         /// gathered first: both must cut and flag every line alike, whatever the chunking.
         #[test]

@@ -107,7 +107,7 @@ impl Tailer {
     }
 
     /// Frames `bytes` (read at the framer's position), ending a line at every cut they reach
-    /// as it ended when it was shipped unterminated; returns whether one was reached.
+    /// as it ended when it was shipped unterminated.
     fn frame(framer: &mut LineFramer, cuts: &mut VecDeque<u64>, mut bytes: &[u8], lines: &mut dyn LineSink) {
         while let Some(&cut) = cuts.front() {
             let position = framer.position();
