@@ -222,6 +222,8 @@ impl Spool {
         Ok(())
     }
 
+    /// The oldest batch, read back (blocking). A file that does not decode is set aside as
+    /// `.corrupt` and returned as an error naming it; the next call goes on with the next.
     pub fn oldest(&self) -> Option<Result<Spooled, Corrupt>> {
         let entry = *self.lock().entries.front()?;
         let path = self.path_of(entry.seq);
