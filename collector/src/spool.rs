@@ -304,6 +304,7 @@ fn sync_dir(dir: &Path, dir_sync: &DirSync, mine: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Only the header line: at start every spooled file is looked at, and payloads can be large.
 fn read_header(path: &Path) -> Option<Header> {
     let mut line = Vec::new();
     io::BufRead::read_until(&mut io::BufReader::new(fs::File::open(path).ok()?), b'\n', &mut line).ok()?;
